@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Maintainer command 1: build the HTML book into _build/html.
+#   COURSE_PROFILE=quick|full (default full) picks the cost of the experiments.
+# Each profile keeps its own execution cache, doctrees and HTML under
+# _build/profiles/<profile>/ (jupyter-cache and Sphinx cannot see environment
+# variables); _build/html links to the profile built last.
+source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
+cd "$REPO"
+
+phase_start "environment"; ensure_venv; course_environment; ensure_offline_data; phase_end
+
+OUT="_build/profiles/$COURSE_PROFILE"
+phase_start "build ($COURSE_PROFILE profile)"
+mkdir -p "$RESULTS_DIR"
+status=0
+jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" || status=$?
+ln -sfn "profiles/$COURSE_PROFILE/_build/html" _build/html
+phase_end
+
+if (( status != 0 )); then
+  echo "error: the $COURSE_PROFILE build failed (exit $status)." >&2
+  if compgen -G "$OUT/_build/html/reports/*.log" > /dev/null; then
+    echo "Tracebacks of failed cells are kept in $OUT/_build/html/reports/:" >&2
+    ls "$OUT"/_build/html/reports/*.log >&2
+  fi
+  exit "$status"
+fi
+echo "Book ($COURSE_PROFILE profile): $REPO/_build/html/index.html"

@@ -1,0 +1,61 @@
+# Sourced by the maintainer commands: a virtual environment from requirements.txt,
+# an offline Keras cache when ../shared/datasets is beside the repo, and the
+# environment variables the notebooks' kernels inherit.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${COURSE_VENV:-$REPO/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+
+phase_start() { PHASE_NAME="$1"; PHASE_T0=$(date +%s); echo "==> $1"; }
+phase_end() { echo "<== $PHASE_NAME: $(( $(date +%s) - PHASE_T0 )) s"; PHASE_TIMES+=("$PHASE_NAME: $(( $(date +%s) - PHASE_T0 )) s"); }
+PHASE_TIMES=()
+
+ensure_venv() {
+  "$PYTHON_BIN" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "error: Python 3.11 or newer is needed ($PYTHON_BIN is $("$PYTHON_BIN" --version 2>&1))." >&2
+    echo "       Set PYTHON=/path/to/python3.11 and run again." >&2
+    exit 2
+  }
+  local stamp="$VENV/.requirements.sha256"
+  local want; want="$(sha256sum "$REPO/requirements.txt" | cut -d' ' -f1)"
+  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  echo "Creating the virtual environment in $VENV from requirements.txt"
+  [[ -x "$VENV/bin/python" ]] || "$PYTHON_BIN" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements.txt"
+  echo "$want" > "$stamp"
+}
+
+# Seeds a Keras cache from ../shared/datasets (offline copies of Fashion-MNIST and
+# CIFAR-10) and points KERAS_HOME and IPYTHONDIR at it. Without ../shared the
+# notebooks download the data themselves, exactly as in Colab.
+ensure_offline_data() {
+  local datasets="${COURSE_DATASETS:-$REPO/../shared/datasets}"
+  if [[ -n "${KERAS_HOME:-}" && -z "${COURSE_DATASETS:-}" ]]; then
+    echo "Using KERAS_HOME=$KERAS_HOME as it is."
+    return 0
+  fi
+  if [[ ! -d "$datasets" ]]; then
+    echo "No $datasets: Keras will download the datasets (needs internet)."
+    return 0
+  fi
+  export KERAS_HOME="${KERAS_HOME:-$REPO/_build/keras_home}"
+  export IPYTHONDIR="$REPO/_build/ipython"
+  "$VENV/bin/python" "$REPO/scripts/offline_data.py" "$datasets" "$KERAS_HOME" "$IPYTHONDIR"
+}
+
+course_environment() {
+  export COURSE_PROFILE="${COURSE_PROFILE:-full}"
+  case "$COURSE_PROFILE" in
+    quick|full) ;;
+    *) echo "error: COURSE_PROFILE must be 'quick' or 'full', not '$COURSE_PROFILE'." >&2; exit 2 ;;
+  esac
+  export RESULTS_DIR="${RESULTS_DIR:-$REPO/_build/results/$COURSE_PROFILE}"
+  export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+  export PYTHONWARNINGS="${PYTHONWARNINGS:-}"
+  export MPLBACKEND=Agg
+  export PATH="$VENV/bin:$PATH"
+}
