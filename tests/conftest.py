@@ -1,0 +1,48 @@
+"""Shared fixtures: the repository, the venv's Python, and an offline Keras cache."""
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def offline_env(tmp_path_factory) -> dict:
+    """Environment for subprocesses and kernels: a temporary KERAS_HOME seeded from
+    ../shared/datasets, and an IPython startup file that lets cifar10.load_data() use it."""
+    if not (DATASETS / "seed_keras_cache.py").exists():
+        pytest.fail(f"offline datasets not found at {DATASETS} (set COURSE_DATASETS)")
+    root = tmp_path_factory.mktemp("offline")
+    keras_home, ipythondir = root / "keras_home", root / "ipython"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "offline_data.py"),
+                    str(DATASETS), str(keras_home), str(ipythondir)], check=True)
+    env = dict(os.environ)
+    env.update(KERAS_HOME=str(keras_home), IPYTHONDIR=str(ipythondir),
+               COURSE_PROFILE="quick", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return env
+
+
+# Time per test file, printed at the end: the test command's phases.
+_FILE_SECONDS = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    _FILE_SECONDS[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.section("time per test file")
+    for name, seconds in sorted(_FILE_SECONDS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
