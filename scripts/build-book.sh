@@ -15,6 +15,7 @@ mkdir -p "$RESULTS_DIR"
 status=0
 jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" || status=$?
 ln -sfn "profiles/$COURSE_PROFILE/_build/html" _build/html
+if (( status == 0 )); then python scripts/check_stderr.py "$OUT/_build/.jupyter_cache" || status=$?; fi
 phase_end
 
 if (( status != 0 )); then
