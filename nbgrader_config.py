@@ -1,0 +1,53 @@
+"""nbgrader settings for the course, shared by the plain nbgrader commands (run them from the
+repository root) and by `python -m grading`.
+
+    nbgrader generate_assignment schedules --force   # solutions/ -> exercises/
+    nbgrader autograde schedules                     # submitted/ -> autograded/
+    nbgrader generate_feedback schedules             # autograded/ -> feedback/
+    nbgrader export                                  # grades.csv
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:  # makes grading.feedback importable for GenerateFeedback
+    sys.path.insert(0, HERE)
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+# Course layout: the instructor's notebooks are the source, the student copies the release.
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "tdnn"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+
+# Release: what replaces the instructor's solutions in the student copy.
+c.ClearSolutions.code_stub = {
+    "python": '# YOUR CODE HERE\nraise NotImplementedError("Replace this line with your code.")',
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE (replace this line with your answer)"
+
+# Autograde: a generous budget per cell (the CIFAR-10 assignment trains small models while it
+# is graded); restore any cell that a student deleted.
+c.Execute.timeout = 300
+c.OverwriteCells.add_missing_cells = True
+
+# TensorFlow writes start-up noise to stderr in every kernel; keep it out of graded notebooks.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = (
+    r"(?m)^(?:"
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IWE]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ \S+\.cc:\d+\]"
+    r"|.*(?:oneDNN custom operations|Unable to register cu(?:DNN|FFT|BLAS) factory"
+    r"|computation placer already registered|TF-TRT Warning|cuda_(?:dnn|fft|blas)\.cc"
+    r"|could not find cuda drivers|This TensorFlow binary is optimized to use available CPU)"
+    r")"
+)
+
+# Feedback: no hidden test code, no tracebacks that quote it, no live HTML from student output.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "grading.feedback.StripHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.HTMLExporter.sanitize_html = True
