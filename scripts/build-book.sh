@@ -4,10 +4,11 @@
 # Each profile keeps its own execution cache, doctrees and HTML under
 # _build/profiles/<profile>/ (jupyter-cache and Sphinx cannot see environment
 # variables); _build/html links to the profile built last.
+#   BOOK_DIR=path builds another book with the same settings (the tests use tiny books).
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
-cd "$REPO"
 
-phase_start "environment"; ensure_venv; course_environment; ensure_offline_data; phase_end
+phase_start "environment"; ensure_venv; course_environment; ensure_kernel_env; phase_end
+cd "${BOOK_DIR:-$REPO}"
 
 OUT="_build/profiles/$COURSE_PROFILE"
 phase_start "build ($COURSE_PROFILE profile)"
@@ -15,15 +16,15 @@ mkdir -p "$RESULTS_DIR"
 status=0
 jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" || status=$?
 ln -sfn "profiles/$COURSE_PROFILE/_build/html" _build/html
-if (( status == 0 )); then python scripts/check_stderr.py "$OUT/_build/.jupyter_cache" || status=$?; fi
+if (( status == 0 )); then python "$REPO/scripts/check_stderr.py" "$OUT/_build/.jupyter_cache" || status=$?; fi
 phase_end
 
 if (( status != 0 )); then
   echo "error: the $COURSE_PROFILE build failed (exit $status)." >&2
-  if compgen -G "$OUT/_build/html/reports/*.log" > /dev/null; then
-    echo "Tracebacks of failed cells are kept in $OUT/_build/html/reports/:" >&2
-    ls "$OUT"/_build/html/reports/*.log >&2
+  if [[ -d "$OUT/_build/html/reports" ]]; then
+    echo "Tracebacks of failed cells are kept in:" >&2
+    find "$PWD/$OUT/_build/html/reports" -name '*.err.log' >&2
   fi
   exit "$status"
 fi
-echo "Book ($COURSE_PROFILE profile): $REPO/_build/html/index.html"
+echo "Book ($COURSE_PROFILE profile): $PWD/_build/html/index.html"

@@ -29,22 +29,24 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
-# Seeds a Keras cache from ../shared/datasets (offline copies of Fashion-MNIST and
-# CIFAR-10) and points KERAS_HOME and IPYTHONDIR at it. Without ../shared the
-# notebooks download the data themselves, exactly as in Colab.
-ensure_offline_data() {
+# Kernels start with IPython startup files from scripts/kernel_env.py (nbgrader hidden, as
+# in Colab) and, when ../shared/datasets is beside the repo, a Keras cache seeded from its
+# offline copies of Fashion-MNIST and CIFAR-10. Without ../shared the notebooks download
+# the data themselves, exactly as in Colab. A caller may pass its own KERAS_HOME/IPYTHONDIR.
+ensure_kernel_env() {
   local datasets="${COURSE_DATASETS:-$REPO/../shared/datasets}"
-  if [[ -n "${KERAS_HOME:-}" && -z "${COURSE_DATASETS:-}" ]]; then
-    echo "Using KERAS_HOME=$KERAS_HOME as it is."
+  if [[ -n "${IPYTHONDIR:-}" ]]; then
+    echo "Using the caller's IPYTHONDIR=$IPYTHONDIR and KERAS_HOME=${KERAS_HOME:-~/.keras}."
     return 0
   fi
-  if [[ ! -d "$datasets" ]]; then
-    echo "No $datasets: Keras will download the datasets (needs internet)."
-    return 0
-  fi
-  export KERAS_HOME="${KERAS_HOME:-$REPO/_build/keras_home}"
   export IPYTHONDIR="$REPO/_build/ipython"
-  "$VENV/bin/python" "$REPO/scripts/offline_data.py" "$datasets" "$KERAS_HOME" "$IPYTHONDIR"
+  if [[ -d "$datasets" ]]; then
+    export KERAS_HOME="${KERAS_HOME:-$REPO/_build/keras_home}"
+    "$VENV/bin/python" "$REPO/scripts/kernel_env.py" "$IPYTHONDIR" "$datasets" "$KERAS_HOME"
+  else
+    echo "No $datasets: Keras will download the datasets (needs internet)."
+    "$VENV/bin/python" "$REPO/scripts/kernel_env.py" "$IPYTHONDIR"
+  fi
 }
 
 course_environment() {
@@ -53,7 +55,7 @@ course_environment() {
     quick|full) ;;
     *) echo "error: COURSE_PROFILE must be 'quick' or 'full', not '$COURSE_PROFILE'." >&2; exit 2 ;;
   esac
-  export RESULTS_DIR="${RESULTS_DIR:-$REPO/_build/results/$COURSE_PROFILE}"
+  export RESULTS_DIR="${RESULTS_DIR:-${BOOK_DIR:-$REPO}/_build/results/$COURSE_PROFILE}"
   export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
   export PYTHONWARNINGS="${PYTHONWARNINGS:-}"
   export MPLBACKEND=Agg

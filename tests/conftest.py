@@ -1,5 +1,7 @@
 """Shared fixtures: the repository, the venv's Python, and an offline Keras cache."""
+import html
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,6 +12,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
+
+
+def page_text(html_file: Path) -> str:
+    """The visible text of a built page: tags stripped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_file.read_text()))
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +32,8 @@ def offline_env(tmp_path_factory) -> dict:
         pytest.fail(f"offline datasets not found at {DATASETS} (set COURSE_DATASETS)")
     root = tmp_path_factory.mktemp("offline")
     keras_home, ipythondir = root / "keras_home", root / "ipython"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "offline_data.py"),
-                    str(DATASETS), str(keras_home), str(ipythondir)], check=True)
+    subprocess.run([sys.executable, str(REPO / "scripts" / "kernel_env.py"),
+                    str(ipythondir), str(DATASETS), str(keras_home)], check=True)
     env = dict(os.environ)
     env.update(KERAS_HOME=str(keras_home), IPYTHONDIR=str(ipythondir),
                COURSE_PROFILE="quick", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg",

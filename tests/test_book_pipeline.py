@@ -1,0 +1,118 @@
+"""The build pipeline itself, on tiny books: profiles, caching, failure, and repo hygiene."""
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from conftest import REPO, page_text
+
+PAGE_HEADER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """)
+
+
+def tiny_book(root: Path, page_code: str, extra_cells: str = "") -> Path:
+    """A one-page book with the real _config.yml and bibliography."""
+    root.mkdir(parents=True)
+    for name in ("_config.yml", "references.bib"):
+        shutil.copy(REPO / name, root / name)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/page\n")
+    (root / "intro.md").write_text("# Tiny book\n")
+    (root / "chapters").mkdir()
+    (root / "chapters" / "page.md").write_text(
+        PAGE_HEADER + "\n# Page\n\n```{code-cell} ipython3\n" + page_code + "\n```\n" + extra_cells)
+    return root
+
+
+def build(book: Path, env: dict, profile: str):
+    env = dict(env, BOOK_DIR=str(book), COURSE_PROFILE=profile,
+               RESULTS_DIR=str(book / "_build" / "results" / profile))
+    return subprocess.run(["bash", str(REPO / "scripts" / "build-book.sh")], env=env,
+                          capture_output=True, text=True)
+
+
+def executed(result) -> int:
+    return sum("Executing notebook" in line for line in result.stdout.splitlines())
+
+
+PROFILE_PAGE = 'import os\nprint(f"Built with the {os.environ.get(\'COURSE_PROFILE\', \'full\')!r} profile")'
+
+
+@pytest.mark.slow
+def test_profiles_keep_separate_caches_quick_full_quick(tmp_path, offline_env):
+    book = tiny_book(tmp_path / "book", PROFILE_PAGE)
+    page = book / "_build" / "html" / "chapters" / "page.html"
+    for step, (profile, runs) in enumerate([("quick", 1), ("full", 1), ("quick", 0)]):
+        result = build(book, offline_env, profile)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        shown = set(re.findall(r"Built with the '(\w+)' profile", page_text(page)))
+        assert shown == {profile}, f"step {step}: the page says {shown}, not {profile!r}"
+        assert executed(result) == runs, f"step {step} ({profile}): executed {executed(result)} notebooks"
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_build_and_keeps_its_traceback(tmp_path, offline_env):
+    book = tiny_book(tmp_path / "broken", "print('fine so far')",
+                     "\n```{code-cell} ipython3\nraise RuntimeError('deliberate failure')\n```\n")
+    result = build(book, offline_env, "quick")
+    assert result.returncode != 0, "a notebook with a failing cell built successfully"
+    reports = list((book / "_build").rglob("reports/**/*.err.log"))
+    assert reports, "no traceback report was kept"
+    assert "deliberate failure" in "".join(r.read_text() for r in reports)
+
+
+@pytest.mark.slow
+def test_cells_tagged_raises_exception_are_allowed(tmp_path, offline_env):
+    book = tiny_book(tmp_path / "expected-error", PROFILE_PAGE,
+                     "\n```{code-cell} ipython3\n:tags: [raises-exception]\n\n1 / 0\n```\n")
+    result = build(book, offline_env, "quick")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_kernels_cannot_import_nbgrader_as_in_colab(offline_env):
+    ipython = Path(sys.executable).parent / "ipython"
+    result = subprocess.run([str(ipython), "-c", "import nbgrader"], env=offline_env,
+                            capture_output=True, text=True)
+    assert "No module named 'nbgrader'" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("markdown", sorted((REPO / "chapters").glob("*.md")), ids=lambda p: p.name)
+def test_chapter_and_its_notebook_are_in_sync(markdown):
+    paired = markdown.with_suffix(".ipynb")
+    assert paired.exists(), f"{paired.name} is missing: run jupytext --sync {markdown.relative_to(REPO)}"
+    text, notebook = jupytext.read(markdown), jupytext.read(paired)
+    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
+    assert cells(text) == cells(notebook), \
+        f"{markdown.name} and {paired.name} differ: run jupytext --sync {markdown.relative_to(REPO)}"
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), \
+        f"{paired.name} carries outputs; commit it without them"
+
+
+@pytest.mark.parametrize("path", ["submitted/alice/schedules/schedules.ipynb",
+                                  "autograded/alice/schedules/schedules.ipynb",
+                                  "feedback/alice/schedules/schedules.html",
+                                  "gradebook.db", "grades.csv", "grading-report/index.html",
+                                  "exercises/submitted/x.ipynb"])
+def test_gitignore_keeps_grading_work_out_of_git(path):
+    result = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
+    assert result.returncode == 0, f"{path} is not ignored by .gitignore"
+
+
+def test_release_and_source_notebooks_are_not_ignored():
+    for path in ["exercises/schedules/schedules.ipynb", "solutions/schedules/schedules.ipynb",
+                 "chapters/vanishing_gradients.ipynb"]:
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 1, path
