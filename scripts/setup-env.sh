@@ -5,6 +5,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${COURSE_VENV:-$REPO/.venv}"
+REQUIREMENTS="${COURSE_REQUIREMENTS:-$REPO/requirements.txt}"
 PYTHON_BIN="${PYTHON:-python3}"
 
 phase_start() { PHASE_NAME="$1"; PHASE_T0=$(date +%s); echo "==> $1"; }
@@ -18,14 +19,14 @@ ensure_venv() {
     exit 2
   }
   local stamp="$VENV/.requirements.sha256"
-  local want; want="$(sha256sum "$REPO/requirements.txt" | cut -d' ' -f1)"
+  local want; want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
   if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
-  echo "Creating the virtual environment in $VENV from requirements.txt"
+  echo "Creating the virtual environment in $VENV from $REQUIREMENTS"
   [[ -x "$VENV/bin/python" ]] || "$PYTHON_BIN" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -r "$REPO/requirements.txt"
+  "$VENV/bin/python" -m pip install --quiet -r "$REQUIREMENTS"
   echo "$want" > "$stamp"
 }
 
