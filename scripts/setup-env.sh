@@ -59,6 +59,5 @@ course_environment() {
   export RESULTS_DIR="${RESULTS_DIR:-${BOOK_DIR:-$REPO}/_build/results/$COURSE_PROFILE}"
   export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
   export PYTHONWARNINGS="${PYTHONWARNINGS:-}"
-  export MPLBACKEND=Agg
   export PATH="$VENV/bin:$PATH"
 }

@@ -36,7 +36,7 @@ def offline_env(tmp_path_factory) -> dict:
                     str(ipythondir), str(DATASETS), str(keras_home)], check=True)
     env = dict(os.environ)
     env.update(KERAS_HOME=str(keras_home), IPYTHONDIR=str(ipythondir),
-               COURSE_PROFILE="quick", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg",
+               COURSE_PROFILE="quick", TF_CPP_MIN_LOG_LEVEL="2",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return env
 

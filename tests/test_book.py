@@ -85,12 +85,12 @@ def test_executed_pages_show_outputs_profile_and_figures(quick_build, doc):
         f"{doc}: the page does not say which profile built it"
     source = (REPO / f"{doc}.md").read_text()
     if "plt.show()" in source:
-        images = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+        images = re.findall(r'<img[^>]+src="([^"]*_images/[^"]+\.png)"', html)
         assert images, f"{doc}: the page plots but shows no figure"
         for src in images:
             assert (HTML / doc).parent.joinpath(src).resolve().is_file(), f"{doc}: missing image {src}"
-        alts = re.findall(r'<img[^>]+alt="([^"]*)"[^>]*src="[^"]+\.png"', html) + \
-            re.findall(r'<img[^>]+src="[^"]+\.png"[^>]*alt="([^"]*)"', html)
+        alts = re.findall(r'<img[^>]+alt="([^"]*)"[^>]*src="[^"]*_images/[^"]+\.png"', html) + \
+            re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.png"[^>]*alt="([^"]*)"', html)
         assert all(len(alt) > 20 for alt in alts) and len(alts) >= len(images), \
             f"{doc}: every figure needs a descriptive alt text"
     assert "Traceback (most recent call last)" not in html, f"{doc}: a traceback is shown"
