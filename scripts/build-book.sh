@@ -14,7 +14,8 @@ OUT="_build/profiles/$COURSE_PROFILE"
 phase_start "build ($COURSE_PROFILE profile)"
 mkdir -p "$RESULTS_DIR"
 status=0
-jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" || status=$?
+mkdir -p "$OUT"
+jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" 2>&1 | tee "$OUT/build.log" || status=$?
 ln -sfn "profiles/$COURSE_PROFILE/_build/html" _build/html
 if (( status == 0 )); then python "$REPO/scripts/check_stderr.py" "$OUT/_build/.jupyter_cache" || status=$?; fi
 phase_end
@@ -28,3 +29,11 @@ if (( status != 0 )); then
   exit "$status"
 fi
 echo "Book ($COURSE_PROFILE profile): $PWD/_build/html/index.html"
+
+# A full build of the course refreshes the committed results: commit results/full/ afterwards.
+if [[ "$COURSE_PROFILE" == full && -z "${BOOK_DIR:-}" ]]; then
+  mkdir -p results/full
+  cp "$RESULTS_DIR"/*.csv results/full/ 2>/dev/null || true
+  cp "$OUT/build.log" results/full/build.log
+  echo "Full-profile results copied to results/full/ (commit them)."
+fi
