@@ -3,7 +3,7 @@
 The source material (book excerpts and lecture notes, copyrighted) lies in ../shared/source/*.txt
 next to the repository, or wherever COURSE_SOURCES points. The prose checked is the Markdown of
 every chapter page (chapters/*.md), of intro.md and of every notebook under solutions/ and
-exercises/; code cells are left out. Both sides are normalised the same way before comparing word
+exercises/; code (code cells, fenced code blocks, inline code) and mathematics are left out. Both sides are normalised the same way before comparing word
 10-grams: lower case, Markdown/MyST/LaTeX markup and punctuation removed, whitespace collapsed.
 """
 import json
@@ -55,14 +55,28 @@ _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _CELL_SEPARATOR = re.compile(r"^\+\+\+.*$", re.MULTILINE)
 
 
-def _strip_code_cells(text: str) -> str:
-    """Drop ```{code-cell} ... ``` blocks (any fence length) from a MyST notebook."""
+# Code and mathematics are not prose: they are cut out, and a marker that no source contains takes
+# their place, so that no 10-word run is counted across the gap (equations and default
+# hyperparameter values are facts, which may carry over).
+GAP = " zzgapzz "
+# A fenced block whose content is code or maths: a plain ```lang fence, a code cell, {code-block},
+# {code}, {math}, {bibliography}. Directives holding prose ({note}, {admonition}, ...) are kept.
+_CODE_FENCE = re.compile(r"^(`{3,}|~{3,})\s*(\{(code-cell|code-block|code|sourcecode|math|"
+                         r"bibliography)\}.*|[\w+-]*\s*)$")
+_DISPLAY_MATH = re.compile(r"\$\$.*?\$\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.DOTALL)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\s)[^$\n]+?(?<![\s\\])\$")
+_INLINE_CODE = re.compile(r"(`+)[^`].*?\1")
+
+
+def _strip_code_blocks(text: str) -> str:
+    """Replace fenced code and maths blocks (any fence length) by GAP."""
     out, fence = [], None
     for line in text.splitlines():
         if fence is None:
-            match = re.match(r"^(`{3,}|~{3,})\{code-cell\}", line)
+            match = _CODE_FENCE.match(line)
             if match:
                 fence = match.group(1)
+                out.append(GAP)
                 continue
             out.append(line)
         elif line.strip() == fence:
@@ -70,16 +84,25 @@ def _strip_code_cells(text: str) -> str:
     return "\n".join(out)
 
 
+def strip_code_and_maths(markdown: str) -> str:
+    text = _strip_code_blocks(markdown)
+    text = _DISPLAY_MATH.sub(GAP, text)
+    text = _MYST_ROLE.sub(" ", text)  # before inline code: roles use backticks too
+    text = _INLINE_CODE.sub(GAP, text)
+    return _INLINE_MATH.sub(GAP, text)
+
+
 def markdown_prose(path: Path) -> str:
-    """The Markdown of a MyST page or MyST notebook, without front matter and code cells."""
+    """The Markdown of a MyST page or MyST notebook, without front matter, code and maths."""
     text = _FRONT_MATTER.sub("", path.read_text(encoding="utf-8"))
-    return _CELL_SEPARATOR.sub(" ", _strip_code_cells(text))
+    return strip_code_and_maths(_CELL_SEPARATOR.sub(" ", text))
 
 
 def notebook_prose(path: Path) -> str:
-    """The Markdown cells of an .ipynb notebook."""
+    """The Markdown cells of an .ipynb notebook, without code and maths."""
     cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    return "\n\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+    return "\n\n".join(strip_code_and_maths("".join(c["source"]) if isinstance(c["source"], list)
+                                             else c["source"])
                        for c in cells if c.get("cell_type") == "markdown")
 
 
@@ -135,6 +158,14 @@ def test_the_check_catches_a_copied_sentence(source_ngrams):
                  f"{{cite:p}}`somekey` {' '.join(words[4:])}! Outro.")
     assert copied_runs(disguised, source_ngrams), f"missed a copied run: {disguised!r}"
     assert not copied_runs("Entirely fresh words written for this course, " * 3, source_ngrams)
+
+
+def test_code_and_maths_are_not_prose():
+    page = ("Some words before `a b c d e f g h i j k` and $x y z$ then\n\n$$\nm m 1 1 t\n$$\n\n"
+            "```python\nprint(1)\n```\n:::{note}\nkept words\n:::\n")
+    words = normalise(strip_code_and_maths(page))
+    assert "print" not in words and "m" not in words and "x" not in words and "j" not in words
+    assert {"before", "then", "kept", "words"} <= set(words) and GAP.strip() in words
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(REPO)))
