@@ -124,9 +124,11 @@ def prose(path: Path) -> str:
 @pytest.fixture(scope="module")
 def source_ngrams() -> dict[str, str]:
     """Every word 10-gram of the source material -> the file it comes from."""
-    files = sorted(SOURCES.glob("*.txt")) if SOURCES.is_dir() else []
+    if not SOURCES.is_dir():
+        pytest.skip(f"source material folder {SOURCES} is absent (set COURSE_SOURCES to check prose)")
+    files = sorted(SOURCES.glob("*.txt"))
     if not files:
-        pytest.skip(f"no source material (*.txt) in {SOURCES}: set COURSE_SOURCES to check prose")
+        pytest.fail(f"{SOURCES} exists but holds no *.txt source files")
     grams = {}
     for path in files:
         for gram in ngrams(normalise(path.read_text(encoding="utf-8", errors="replace"))):
