@@ -30,10 +30,17 @@ if (( status != 0 )); then
 fi
 echo "Book ($COURSE_PROFILE profile): $PWD/_build/html/index.html"
 
-# A full build of the course refreshes the committed results: commit results/full/ afterwards.
+# A full build of the course refreshes the committed results (commit results/full/
+# afterwards) and, when they changed, rebuilds the results page that compares them.
 if [[ "$COURSE_PROFILE" == full && -z "${BOOK_DIR:-}" ]]; then
   mkdir -p results/full
+  before=$(cat results/full/*.csv 2>/dev/null | sha256sum)
   cp "$RESULTS_DIR"/*.csv results/full/ 2>/dev/null || true
   cp "$OUT/build.log" results/full/build.log
   echo "Full-profile results copied to results/full/ (commit them)."
+  if [[ "$(cat results/full/*.csv 2>/dev/null | sha256sum)" != "$before" ]]; then
+    python "$REPO/scripts/forget_cached_page.py" "$OUT/_build/.jupyter_cache" chapters/results.md
+    jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" 2>&1 \
+      | tee "$OUT/build-results-page.log"
+  fi
 fi

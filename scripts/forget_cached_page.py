@@ -1,0 +1,25 @@
+"""Drop one page from a jupyter-cache so the next build executes it again.
+
+    python scripts/forget_cached_page.py JUPYTER_CACHE_DIR PAGE_SUFFIX
+
+The results page reads results/full/*.csv, which jupyter-cache cannot see (it hashes
+code cells only): after a full build refreshes those files, the build script forgets
+the cached results page so that it is rebuilt with the new figures.
+"""
+import sys
+
+from jupyter_cache import get_cache
+
+
+def forget(cache_dir, suffix):
+    cache = get_cache(cache_dir)
+    forgotten = [r.uri for r in cache.list_cache_records() if r.uri.endswith(suffix)]
+    for record in cache.list_cache_records():
+        if record.uri.endswith(suffix):
+            cache.remove_cache_record(record.pk)
+    return forgotten
+
+
+if __name__ == "__main__":
+    for uri in forget(*sys.argv[1:3]):
+        print(f"forgot the cached execution of {uri}")
