@@ -1,0 +1,491 @@
+"""The batch: import, sanitize, execute in parallel sandboxes, save grades, feedback, report.
+
+The parent process (this module) is the only one that opens the gradebook. For every student it
+runs nbgrader's sanitizing preprocessors (ClearOutput, DeduplicateIds, OverwriteKernelspec,
+OverwriteCells, CheckCellMetadata), hands the sanitized notebook to a worker process
+(`grading.worker`, which runs nbgrader's Execute in a sandboxed kernel), and when the executed
+notebook comes back runs nbgrader's autograde preprocessors (IgnorePattern, ClearMetadata,
+LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) on it, commits, and records
+the submission's content hash in the state file (atomically). A rerun skips a student whose
+hash is unchanged; a killed run resumes: students without a state entry are graded again, and
+the gradebook's update-or-create semantics mean nothing is duplicated.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from .collect import Submission, collect
+from .guard import guard_source
+from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class GradingError(RuntimeError):
+    """A problem with the command line or the course (not with a submission): exit 2."""
+
+
+@dataclass
+class Options:
+    assignment: str
+    submissions: Path
+    course_root: Path = REPO
+    workers: int = os.cpu_count() or 1
+    regex: str | None = None
+    db_url: str | None = None
+    caps: Caps = field(default_factory=Caps)
+    sandbox: bool = True
+    datasets: Path | None = None
+    feedback: bool = True
+    report: bool = True
+    progress: bool = True
+    env: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------- config
+def load_config(root: Path, db_url: str | None):
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+    cfg_file = root / "nbgrader_config.py"
+    if not cfg_file.exists():
+        raise GradingError(f"no nbgrader_config.py in the course root {root}")
+    cfg = PyFileConfigLoader(cfg_file.name, path=str(root)).load_config()
+    override = Config()
+    override.CourseDirectory.root = str(root)
+    if db_url:
+        override.CourseDirectory.db_url = db_url
+    cfg.merge(override)
+    return cfg
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _set_pdeathsig():
+    """Worker dies with the grader (then bwrap --die-with-parent takes the kernel down)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Batch:
+    def __init__(self, opts: Options):
+        self.opts = opts
+        self.root = Path(opts.course_root).resolve()
+        self.cfg = load_config(self.root, opts.db_url)
+        from nbgrader.coursedir import CourseDirectory
+        self.coursedir = CourseDirectory(config=self.cfg)
+        self.coursedir.assignment_id = opts.assignment
+        self.db_url = self.coursedir.db_url
+        self.course_id = self.coursedir.course_id
+        self.assignment = opts.assignment
+        self.source_dir = Path(self.coursedir.format_path(self.coursedir.source_directory, ".", self.assignment))
+        if not self.source_dir.is_dir():
+            known = sorted(p.name for p in self.source_dir.parent.glob("*") if p.is_dir())
+            raise GradingError(f"unknown assignment {self.assignment!r}: no {self.source_dir} "
+                               f"(assignments: {', '.join(known) or 'none'})")
+        self.notebooks = sorted(p.stem for p in self.source_dir.glob("*.ipynb"))
+        if not self.notebooks:
+            raise GradingError(f"assignment {self.assignment!r} has no notebooks in {self.source_dir}")
+        self.release_dir = Path(self.coursedir.format_path(self.coursedir.release_directory, ".", self.assignment))
+        self.report_dir = self.root / "grading-report" / self.assignment
+        self.state_path = Path(self.coursedir.autograded_directory if os.path.isabs(
+            self.coursedir.autograded_directory) else self.root / self.coursedir.autograded_directory
+        ) / f".grading-state-{self.assignment}.json"
+        self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        self.log_lines: list[str] = []
+
+    # ------------------------------------------------------------------------- the gradebook
+    def gradebook(self):
+        from nbgrader.api import Gradebook
+        return Gradebook(self.db_url, self.course_id)
+
+    def ensure_assignment(self) -> None:
+        """The assignment's cells in the gradebook (generate_assignment into a temp release)."""
+        from nbgrader.api import MissingEntry
+        with self.gradebook() as gb:
+            try:
+                a = gb.find_assignment(self.assignment)
+                if {n.name for n in a.notebooks} >= set(self.notebooks):
+                    return
+            except MissingEntry:
+                pass
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        tmp = tempfile.mkdtemp(prefix="grading-release-")
+        try:
+            cd = CourseDirectory(config=self.cfg)
+            cd.release_directory = tmp  # never rewrite the committed release
+            api = NbGraderAPI(coursedir=cd, config=self.cfg)
+            res = api.generate_assignment(self.assignment, force=True, create=True)
+            if not res.get("success"):
+                raise GradingError(f"could not record {self.assignment} in the gradebook:\n"
+                                   f"{res.get('error') or ''}\n{res.get('log') or ''}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # ---------------------------------------------------------------------------- the cells
+    def instructor_cells(self):
+        """grade_ids of the locked cells and of the test cells, from the source notebooks."""
+        locked, tests, release = {}, {}, {}
+        for nb_id in self.notebooks:
+            src = nbformat.read(self.source_dir / f"{nb_id}.ipynb", as_version=4)
+            ids_l, ids_t = [], []
+            for cell in src.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
+                    ids_l.append(meta.get("grade_id"))
+                if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+                    ids_t.append(meta.get("grade_id"))
+            locked[nb_id], tests[nb_id] = ids_l, ids_t
+            rel = self.release_dir / f"{nb_id}.ipynb"
+            if rel.exists():
+                r = nbformat.read(rel, as_version=4)
+                release[nb_id] = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in r.cells
+                                  if c.metadata.get("nbgrader", {}).get("grade_id")}
+        return locked, tests, release
+
+    # -------------------------------------------------------------------------- environment
+    def prepare_runtime(self, work: Path) -> dict:
+        """Seeded Keras cache and the IPython start-up files, shared read-only by all sandboxes."""
+        sys.path.insert(0, str(REPO / "scripts"))
+        import kernel_env  # scripts/kernel_env.py: the same offline set-up as the tests use
+        datasets = self.opts.datasets
+        if datasets is None:
+            env_ds = os.environ.get("COURSE_DATASETS")
+            datasets = Path(env_ds) if env_ds else REPO.parent / "shared" / "datasets"
+        datasets = Path(datasets).resolve()
+        have_data = (datasets / "seed_keras_cache.py").exists()
+        keras_seed = None
+        if have_data:
+            keras_seed = Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading")) / "keras_home"
+            kernel_env.seed_cache(datasets, keras_seed)
+        startup = work / "ipython"
+        mount = f"{DATA_MOUNT}/datasets" if self.opts.sandbox else str(datasets)
+        kernel_env.write_startup(startup, Path(mount) if have_data else None)
+        self.token = secrets.token_hex(8)
+        (startup / "profile_default" / "startup" / "50-grading-guard.py").write_text(guard_source(self.token))
+        for p in [startup, *startup.rglob("*")]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        os.chmod(work, 0o755)
+        return {"datasets": str(datasets) if have_data else None,
+                "keras_seed": str(keras_seed) if keras_seed else None, "ipythondir": str(startup)}
+
+    # ------------------------------------------------------------------------------- import
+    def import_submissions(self, subs: dict[str, Submission]) -> None:
+        """Copy into submitted/<student>/<assignment>/<notebook>.ipynb (unchanged files kept)."""
+        for student, sub in subs.items():
+            dest = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, self.assignment))
+            dest.mkdir(parents=True, exist_ok=True)
+            for nb_id in self.notebooks:
+                target = dest / f"{nb_id}.ipynb"
+                data = sub.files.get(nb_id)
+                if data is None:
+                    if target.exists():
+                        target.unlink()
+                    continue
+                if not target.exists() or target.read_bytes() != data:
+                    tmp = target.with_suffix(".ipynb.tmp")
+                    tmp.write_bytes(data)
+                    os.replace(tmp, target)
+            ts = dest / "timestamp.txt"
+            if not ts.exists():
+                ts.write_text(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+
+    # ----------------------------------------------------------------------------- sanitize
+    def _resources(self, student: str, nb_id: str, path: str) -> dict:
+        return {"nbgrader": {"db_url": self.db_url, "assignment": self.assignment,
+                             "notebook": nb_id, "student": student},
+                "metadata": {"path": path}}
+
+    def sanitize(self, student: str, nb_id: str, raw: bytes | None, locked, release):
+        """(sanitized notebook or None, problems)."""
+        from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                            OverwriteCells, OverwriteKernelspec)
+        problems = []
+        if raw is None:
+            return None, ["notebook missing or too large"]
+        if not raw.strip():
+            return None, ["empty file"]
+        try:
+            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        except Exception as exc:
+            return None, [f"corrupt notebook (not valid notebook JSON: {type(exc).__name__})"]
+        if not isinstance(nb.get("cells"), list):
+            return None, ["corrupt notebook (no cells)"]
+        # What the student changed in the instructor's cells (nbgrader puts back what it can).
+        by_id = {}
+        for cell in nb.cells:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid:
+                by_id.setdefault(gid, cell)
+        for gid in locked:
+            cell = by_id.get(gid)
+            ref = release.get(gid)
+            if cell is None:
+                problems.append(f"deleted instructor cell {gid} (test cells are restored)")
+            elif ref is not None and cell.get("cell_type") != ref.cell_type:
+                problems.append(f"changed the type of cell {gid} (restored)")
+            elif ref is not None and cell.get("source", "") != ref.source:
+                problems.append(f"edited locked cell {gid} (restored)")
+        # Colab and friends: keep only what nbgrader needs from the notebook metadata.
+        for key in list(nb.metadata):
+            if key not in ("kernelspec", "language_info"):
+                del nb.metadata[key]
+        for cell in nb.cells:
+            for key in list(cell.get("metadata", {})):
+                if key not in ("nbgrader", "deletable", "editable", "tags"):
+                    del cell.metadata[key]
+        resources = self._resources(student, nb_id, ".")
+        try:
+            for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+                nb, resources = pp(config=self.cfg)(nb, resources)
+        except Exception as exc:
+            return None, problems + [f"could not be sanitized: {type(exc).__name__}: {str(exc)[:200]}"]
+        return nb, problems
+
+    def save_grades(self, student: str, nb_id: str, nb) -> float:
+        """nbgrader's autograde half on an executed notebook; writes autograded/."""
+        from nbconvert.preprocessors import ClearMetadataPreprocessor
+        from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                            LimitOutput, SaveAutoGrades)
+        resources = self._resources(student, nb_id, ".")
+        for pp in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                   AssignLatePenalties, CheckCellMetadata):
+            nb, resources = pp(config=self.cfg)(nb, resources)
+        dest = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+        dest.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, dest / f"{nb_id}.ipynb")
+        ts = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, self.assignment)) / "timestamp.txt"
+        if ts.exists():
+            shutil.copy2(ts, dest / "timestamp.txt")
+
+    def zero_grades(self, student: str) -> None:
+        """A submission that could not be run at all: every autograded cell scores 0."""
+        with self.gradebook() as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(self.assignment, student)
+            for nb_id in self.notebooks:
+                snb = gb.find_submission_notebook(nb_id, self.assignment, student)
+                for grade in snb.grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+            gb.db.commit()
+        dest = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+        shutil.rmtree(dest, ignore_errors=True)  # no stale feedback from an earlier version
+
+    def abort_notebook(self, nb, why: str):
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [nbformat.v4.new_output("error", ename="GradingAborted", evalue=why,
+                                                       traceback=[f"GradingAborted: {why}"])]
+        return nb
+
+    # ---------------------------------------------------------------------------------- run
+    def run(self) -> dict:
+        opts = self.opts
+        if opts.sandbox:
+            check_sandbox()
+        subs, skipped = collect(Path(opts.submissions), self.notebooks, opts.regex)
+        self.ensure_assignment()
+        locked, tests, release = self.instructor_cells()
+        lock_path = self.state_path.parent / f".grading-{self.assignment}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_fh = open(lock_path, "w")
+        try:
+            fcntl.flock(lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise GradingError(f"another `python -m grading {self.assignment}` is running on {self.root}")
+        self.import_submissions(subs)
+        todo, skipped_same = [], []
+        with self.gradebook() as gb:
+            graded = {s.student.id for s in gb.find_assignment(self.assignment).submissions}
+        for student, sub in sorted(subs.items()):
+            entry = self.state.get(student)
+            if entry and entry.get("hash") == sub.digest() and student in graded:
+                skipped_same.append(student)
+            else:
+                todo.append(student)
+        summary = {"assignment": self.assignment, "students": len(subs), "graded": [],
+                   "students_ids": sorted(subs),
+                   "skipped_unchanged": skipped_same, "skipped_files": skipped, "problems": {}}
+        work = Path(tempfile.mkdtemp(prefix=f"grading-{self.assignment}-"))
+        try:
+            runtime = self.prepare_runtime(work)
+            self._grade(todo, subs, locked, tests, release, runtime, work, summary)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            lock_fh.close()
+        if opts.feedback and summary["graded"]:
+            self.generate_feedback(summary["graded"])
+        if opts.report:
+            from .report import write_report
+            summary["report"] = str(write_report(self, subs))
+        return summary
+
+    def _grade(self, todo, subs, locked, tests, release, runtime, work, summary):
+        opts = self.opts
+        jobs = {}
+        for student in todo:
+            sub = subs[student]
+            start = time.monotonic()
+            problems = list(sub.problems)
+            if not sub.files:
+                problems.append("no notebook found" + (f" (files: {', '.join(sub.others)})" if sub.others else ""))
+            with self.gradebook() as gb:
+                gb.update_or_create_student(student)
+                gb.update_or_create_submission(self.assignment, student)
+            per_nb = {}
+            for nb_id in self.notebooks:
+                nb, probs = self.sanitize(student, nb_id, sub.files.get(nb_id),
+                                          locked[nb_id], release.get(nb_id, {}))
+                problems += probs
+                per_nb[nb_id] = nb
+            if all(nb is None for nb in per_nb.values()):
+                self.zero_grades(student)
+                self._finish(student, sub, "not_graded", problems, time.monotonic() - start, summary)
+                continue
+            for nb_id, nb in per_nb.items():
+                if nb is None:
+                    continue
+                jdir = work / f"{student}--{nb_id}"
+                jdir.mkdir()
+                nbformat.write(nb, jdir / "in.ipynb")
+                conn = tempfile.mkdtemp(prefix="g", dir="/tmp")
+                os.chmod(conn, 0o700)
+                spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix,
+                                   datasets=runtime["datasets"], keras_seed=runtime["keras_seed"],
+                                   ipythondir=runtime["ipythondir"], scratch=str(jdir / "scratch"),
+                                   conn_dir=conn, caps=opts.caps, env=dict(opts.env),
+                                   sandbox=opts.sandbox)
+                job = {"input": str(jdir / "in.ipynb"), "output": str(jdir / "out.ipynb"),
+                       "result": str(jdir / "result.json"), "sandbox": spec.to_json(),
+                       "token": self.token, "instructor_ids": locked[nb_id], "test_ids": tests[nb_id]}
+                (jdir / "job.json").write_text(json.dumps(job))
+                jobs[(student, nb_id)] = (jdir, nb)
+            jobs_problems = problems
+            summary["problems"][student] = jobs_problems
+            self._starts = getattr(self, "_starts", {})
+            self._starts[student] = start
+        # Execute: N worker processes at a time, results handled here (single gradebook writer).
+        pending_nbs = {}
+        for (student, nb_id) in jobs:
+            pending_nbs.setdefault(student, set()).add(nb_id)
+        bar = None
+        if opts.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(jobs), desc=f"grading {self.assignment}", unit="nb",
+                       file=sys.stderr, dynamic_ncols=True)
+        student_status = {}
+        with cf.ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+            futures = {pool.submit(self._run_worker, jdir): key for key, (jdir, nb) in jobs.items()}
+            for fut in cf.as_completed(futures):
+                student, nb_id = futures[fut]
+                jdir, sanitized = jobs[(student, nb_id)]
+                result = fut.result()
+                problems = summary["problems"].setdefault(student, [])
+                problems += [r for r in result.get("reasons", []) if r not in problems]
+                out = jdir / "out.ipynb"
+                executed = None
+                if out.exists():
+                    try:
+                        executed = nbformat.read(out, as_version=4)
+                    except Exception:
+                        executed = None
+                if executed is None:
+                    executed = self.abort_notebook(sanitized, "; ".join(result.get("reasons", [])) or "worker failed")
+                try:
+                    self.save_grades(student, nb_id, executed)
+                except Exception as exc:
+                    problems.append(f"grades not saved: {type(exc).__name__}: {exc}"[:300])
+                    result["status"] = "error"
+                student_status.setdefault(student, []).append(result.get("status", "error"))
+                pending_nbs[student].discard(nb_id)
+                if not pending_nbs[student]:
+                    statuses = student_status[student]
+                    status = "ok" if all(s == "ok" for s in statuses) else next(s for s in statuses if s != "ok")
+                    if status == "ok" and problems:
+                        status = "graded_with_problems"
+                    self._finish(student, subs[student], status, problems,
+                                 time.monotonic() - self._starts[student], summary)
+                shutil.rmtree(jdir, ignore_errors=True)
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+
+    def _run_worker(self, jdir: Path) -> dict:
+        caps = self.opts.caps
+        cmd = [sys.executable, "-m", "grading.worker", str(jdir / "job.json")]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO),
+               "HOME": str(jdir), "LANG": "C.UTF-8", "JUPYTER_PLATFORM_DIRS": "1",
+               "JUPYTER_DATA_DIR": str(jdir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(jdir / "jupyter"),
+               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        log = open(jdir / "worker.log", "wb")
+        proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=_set_pdeathsig)
+        try:
+            proc.wait(timeout=caps.wall_seconds + 120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return {"status": "timeout", "reasons": [f"worker killed after {caps.wall_seconds + 120} s"]}
+        finally:
+            log.close()
+        try:
+            return json.loads((jdir / "result.json").read_text())
+        except Exception:
+            tail = (jdir / "worker.log").read_bytes()[-600:].decode("utf-8", "replace")
+            return {"status": "error", "reasons": [f"worker exited with {proc.returncode}: {tail.strip()[-300:]}"]}
+
+    def _finish(self, student, sub, status, problems, seconds, summary):
+        with self.gradebook() as gb:
+            s = gb.find_submission(self.assignment, student)
+            score, max_score = float(s.score), float(s.max_score)
+        self.state[student] = {"hash": sub.digest(), "status": status, "problems": problems,
+                               "score": score, "max_score": max_score, "seconds": round(seconds, 2),
+                               "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()}
+        _atomic_write(self.state_path, json.dumps(self.state, indent=1, sort_keys=True))
+        summary["graded"].append(student)
+        summary["problems"][student] = problems
+
+    # ----------------------------------------------------------------------------- feedback
+    def generate_feedback(self, students) -> None:
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        cd = CourseDirectory(config=self.cfg)
+        api = NbGraderAPI(coursedir=cd, config=self.cfg)
+        for student in students:
+            dest = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+            if not dest.exists():
+                continue
+            with contextlib.redirect_stdout(sys.stderr):
+                res = api.generate_feedback(self.assignment, student_id=student, force=True)
+            if not res.get("success"):
+                self.state[student].setdefault("problems", []).append("feedback could not be generated")
+                self.log_lines.append(f"feedback for {student} failed: {str(res.get('log'))[-500:]}")

@@ -1,0 +1,109 @@
+"""Command line of `python -m grading`.
+
+    python -m grading schedules submissions.zip --workers 2
+    python -m grading schedules downloads/ --regex '(?P<student>[^_/]+)_assignsubmission'
+
+Exit status: 0 when the batch completed (whatever the students scored), 2 for a wrong path, an
+unknown assignment or a machine that cannot sandbox (see --no-sandbox), 1 for anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .batch import REPO, Batch, GradingError, Options
+from .collect import SubmissionError
+from .sandbox import Caps, SandboxUnavailable
+
+
+def parse_args(argv=None) -> Options:
+    d = Caps()
+    p = argparse.ArgumentParser(prog="python -m grading", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("assignment", help="assignment id (a folder of solutions/)")
+    p.add_argument("submissions", type=Path, help="folder or .zip of submitted notebooks")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="notebooks graded in parallel (default: number of cores)")
+    p.add_argument("--regex", help="regular expression with a named group 'student' "
+                                   "(optionally 'notebook') matched against each file's path")
+    p.add_argument("--course-root", type=Path, default=REPO,
+                   help="folder with nbgrader_config.py (default: the repository)")
+    p.add_argument("--db-url", help="gradebook URL, e.g. postgresql://user@host/tdnn "
+                                    "(default: sqlite:///COURSE_ROOT/gradebook.db)")
+    p.add_argument("--cell-seconds", type=int, default=None,
+                   help="timeout per cell (default: Execute.timeout of nbgrader_config.py)")
+    p.add_argument("--wall-seconds", type=int, default=d.wall_seconds, help="wall time per submission")
+    p.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help="CPU time per kernel")
+    p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space per kernel (MB)")
+    p.add_argument("--output-bytes", type=int, default=d.output_bytes, help="output bytes per cell")
+    p.add_argument("--threads", type=int, default=d.threads, help="OMP/TF threads per kernel")
+    p.add_argument("--datasets", type=Path, default=None,
+                   help="offline datasets (default: $COURSE_DATASETS or ../shared/datasets)")
+    p.add_argument("--seed", default=None, help="COURSE_GRADING_SEED for the hidden tests")
+    p.add_argument("--profile", default="quick", help="COURSE_PROFILE in the kernels (default quick)")
+    p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
+    a = p.parse_args(argv)
+    env = {"COURSE_PROFILE": a.profile}
+    seed = a.seed or os.environ.get("COURSE_GRADING_SEED")
+    if seed:
+        env["COURSE_GRADING_SEED"] = str(seed)
+    caps = Caps(cell_seconds=a.cell_seconds or 0, wall_seconds=a.wall_seconds,
+                cpu_seconds=a.cpu_seconds, memory_mb=a.memory_mb, output_bytes=a.output_bytes,
+                threads=a.threads)
+    return Options(assignment=a.assignment, submissions=a.submissions, course_root=a.course_root,
+                   workers=a.workers, regex=a.regex, db_url=a.db_url, caps=caps,
+                   sandbox=not a.no_sandbox, datasets=a.datasets, feedback=not a.no_feedback,
+                   report=not a.no_report, progress=not a.no_progress, env=env)
+
+
+def main(argv=None) -> int:
+    # nbgrader runs `alembic` from PATH when it creates a gradebook.
+    bindir = os.path.dirname(sys.executable)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    import warnings
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader + SQLAlchemy 2.1 noise
+    try:
+        opts = parse_args(argv)
+        if not opts.submissions.exists():
+            raise GradingError(f"submissions not found: {opts.submissions}")
+        if not (Path(opts.course_root) / "nbgrader_config.py").exists():
+            raise GradingError(f"no nbgrader_config.py in {opts.course_root} (see --course-root)")
+        batch = Batch(opts)
+        if not opts.caps.cell_seconds:
+            opts.caps.cell_seconds = int(batch.cfg.Execute.get("timeout", 300) or 300)
+        summary = batch.run()
+    except (GradingError, SubmissionError, SandboxUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(batch, summary)
+    return 0
+
+
+def print_summary(batch: Batch, summary: dict) -> None:
+    state = batch.state
+    graded = summary["graded"]
+    print(f"{summary['assignment']}: {summary['students']} students, {len(graded)} graded now, "
+          f"{len(summary['skipped_unchanged'])} unchanged since last run (skipped)")
+    for line in summary["skipped_files"]:
+        print(f"  skipped file: {line}")
+    everyone = [s for s in summary.get("students_ids", graded) if s in state]
+    bad = [s for s in everyone if state[s]["status"] != "ok" or state[s]["problems"]]
+    if bad:
+        print(f"Not graded fully ({len(bad)}):")
+        for s in sorted(bad):
+            e = state[s]
+            print(f"  {s}: {e['status']}, {e['score']:g}/{e['max_score']:g}: "
+                  + "; ".join(e["problems"] or ["-"]))
+    else:
+        print("Every submission was graded fully.")
+    if summary.get("report"):
+        print(f"Report: {summary['report']}")
+    for line in batch.log_lines:
+        print(line, file=sys.stderr)

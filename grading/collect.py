@@ -1,0 +1,144 @@
+"""Finding the submissions in a folder or a zip file, and who each belongs to.
+
+Layouts (`.ipynb` files anywhere below the top, other files are reported but not graded):
+
+- `<student_id>/<notebook>.ipynb` (nbgrader's, and most LMS "download all" folders);
+- flat `<student_id>_<anything>.ipynb`;
+- anything else with `--regex`: a Python regular expression with a named group `student`
+  (and optionally `notebook`), matched against the path relative to the top (with `/`).
+
+For an assignment with one notebook every `.ipynb` name is accepted ("Copy of schedules.ipynb",
+"schedules (1).ipynb" from Colab); with several notebooks the name must match after Colab's
+decorations are removed. Nothing is extracted from a zip to disk: members are read in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
+IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
+
+
+class SubmissionError(ValueError):
+    pass
+
+
+@dataclass
+class Submission:
+    student: str
+    files: dict = field(default_factory=dict)        # notebook id -> bytes (None: too large)
+    names: dict = field(default_factory=dict)        # notebook id -> original name
+    problems: list = field(default_factory=list)     # why something was not taken
+    others: list = field(default_factory=list)       # files that are not notebooks
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for nb_id in sorted(self.files):
+            h.update(nb_id.encode() + b"\0")
+            h.update(hashlib.sha256(self.files[nb_id] or b"<too large>").digest())
+        if not self.files:
+            h.update(("missing:" + "|".join(sorted(self.others))).encode())
+        return h.hexdigest()
+
+
+def _entries(path: Path):
+    """(relative posix path, size, reader) for every file in the folder or zip."""
+    if path.is_dir():
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and not file.is_symlink():
+                rel = PurePosixPath(file.relative_to(path).as_posix())
+                yield rel, file.stat().st_size, file.read_bytes
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename.replace("\\", "/")
+                rel = PurePosixPath(*[p for p in PurePosixPath(name).parts if p not in ("..", ".", "/")])
+                yield rel, info.file_size, (lambda info=info: zf.read(info))
+    else:
+        raise SubmissionError(f"{path} is neither a folder nor a zip file")
+
+
+def clean_name(filename: str) -> str:
+    """'Copy of schedules (1).ipynb' -> 'schedules'."""
+    stem = filename[:-6] if filename.lower().endswith(".ipynb") else filename
+    stem = re.sub(r"^(Copy of |Kopie von |Copie de )+", "", stem)
+    stem = re.sub(r"\s*\(\d+\)$", "", stem)
+    return stem.strip()
+
+
+def collect(path: Path, notebooks: list[str], regex: str | None = None):
+    """({student id: Submission}, [skipped files with why]). `notebooks`: the notebook ids."""
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError(f"submissions not found: {path}")
+    pattern = re.compile(regex) if regex else None
+    if pattern is not None and "student" not in pattern.groupindex:
+        raise SubmissionError("--regex needs a named group (?P<student>...)")
+    subs: dict[str, Submission] = {}
+    skipped: list[str] = []
+    candidates: dict[str, list] = {}
+    for rel, size, read in _entries(path):
+        if any(p in IGNORED_PARTS or p.startswith(".") for p in rel.parts):
+            continue
+        nb_hint = None
+        if pattern is not None:
+            m = pattern.search(rel.as_posix())
+            if not m:
+                continue
+            student = m.group("student")
+            if "notebook" in pattern.groupindex and m.group("notebook"):
+                nb_hint = m.group("notebook")
+        elif len(rel.parts) >= 2:
+            student = rel.parts[0]
+        else:
+            student = rel.name.split("_", 1)[0] if "_" in rel.name else None
+            if student is None:
+                skipped.append(f"{rel}: no student id (expected <student>_<name>.ipynb or a folder)")
+                continue
+        if not student or not STUDENT_ID.match(student):
+            skipped.append(f"{rel}: not a valid student id ({student!r})")
+            continue
+        sub = subs.setdefault(student, Submission(student))
+        if not rel.name.lower().endswith(".ipynb"):
+            sub.others.append(rel.name)
+            continue
+        candidates.setdefault(student, []).append((rel, size, read, nb_hint))
+    for student, items in candidates.items():
+        sub = subs[student]
+        for rel, size, read, nb_hint in sorted(items, key=lambda it: str(it[0])):
+            nb_id = _match_notebook(nb_hint or rel.name, notebooks)
+            if nb_id is None:
+                sub.others.append(rel.name)
+                continue
+            if nb_id in sub.files:
+                # Two candidates for one notebook: an exact name wins, else the first one.
+                if clean_name(rel.name) == nb_id and rel.name != sub.names[nb_id]:
+                    sub.problems.append(f"several notebooks for {nb_id}; used {rel.name}")
+                else:
+                    sub.problems.append(f"several notebooks for {nb_id}; ignored {rel.name}")
+                    continue
+            if size > MAX_NOTEBOOK_BYTES:
+                sub.files[nb_id] = None
+                sub.problems.append(f"{rel.name} is larger than {MAX_NOTEBOOK_BYTES} bytes")
+            else:
+                sub.files[nb_id] = read()
+            sub.names[nb_id] = rel.name
+    return subs, skipped
+
+
+def _match_notebook(filename: str, notebooks: list[str]) -> str | None:
+    if not filename.lower().endswith(".ipynb"):
+        filename = filename + ".ipynb"
+    cleaned = clean_name(filename)
+    if cleaned in notebooks:
+        return cleaned
+    if len(notebooks) == 1:
+        return notebooks[0]
+    return None

@@ -1,0 +1,243 @@
+"""Executes one sanitized notebook in a sandboxed kernel; run by the grader as a child process.
+
+    python -m grading.worker JOB.json
+
+JOB.json: {"input": ..., "output": ..., "result": ..., "sandbox": SandboxSpec, "token": ...,
+"instructor_ids": [...], "test_ids": [...]}. The worker never sees the gradebook, the
+solutions or any other submission: it gets one notebook (already sanitized by the parent with
+nbgrader's OverwriteCells etc.), runs it with nbgrader's `Execute` preprocessor in a kernel
+launched by `grading.sandbox`, and writes the executed notebook and a small result file:
+
+    {"status": "ok" | "timeout" | "kernel_died" | "error", "reasons": [...], "seconds": ...,
+     "kernel_exit": int | null, "executed_cells": n}
+
+Every code cell that could not run (after a timeout or the kernel's death) gets an error output,
+so that nbgrader's SaveAutoGrades gives its test no points.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+from .guard import guard_call
+from .sandbox import SandboxSpec, make_kernel_manager_class, prepare_scratch
+
+SIGNALS = {signal.SIGXCPU: "CPU-time cap (RLIMIT_CPU) reached",
+           signal.SIGKILL: "kernel killed (SIGKILL: CPU-time hard cap or out of memory)",
+           signal.SIGSEGV: "kernel crashed (SIGSEGV)", signal.SIGABRT: "kernel aborted (SIGABRT)",
+           signal.SIGXFSZ: "file-size cap reached (SIGXFSZ)"}
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"{ename}: {evalue}"])
+
+
+def _output_size(out) -> int:
+    size = 0
+    for key in ("text", "evalue"):
+        if key in out:
+            size += len(str(out[key]).encode("utf-8", "replace"))
+    for value in (out.get("data") or {}).values():
+        size += len(value.encode("utf-8", "replace")) if isinstance(value, str) else len(json.dumps(value))
+    for line in out.get("traceback") or []:
+        size += len(line)
+    return size
+
+
+def build_executor(job: dict, spec: SandboxSpec, state: dict):
+    from nbgrader.preprocessors import Execute
+
+    caps = spec.caps
+    token = job["token"]
+    instructor = set(job.get("instructor_ids", []))
+    tests = set(job.get("test_ids", []))
+    deadline = state["deadline"]
+    km_class = make_kernel_manager_class(spec)
+
+    def grade_id(cell):
+        return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+    class GuardedExecute(Execute):
+        """nbgrader's Execute with a deadline, an output cap in bytes and the test guard."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            used = state["out_bytes"].get(cell_index, 0)
+            if used > caps.output_bytes:
+                return None  # already over the cap: drop
+            out = super().output(outs, msg, display_id, cell_index)
+            if out is None:
+                return None
+            size = _output_size(out)
+            if used + size > caps.output_bytes:
+                room = max(0, caps.output_bytes - used)
+                if "text" in out:
+                    out["text"] = str(out["text"])[:room] + "\n[output truncated by the grader]\n"
+                else:
+                    outs.remove(out)
+                state["out_bytes"][cell_index] = caps.output_bytes + 1
+                state["capped"].add(cell_index)
+            else:
+                state["out_bytes"][cell_index] = used + size
+            return out
+
+        def _guard(self, what):
+            if job.get("guard", True) and self.kc is not None:
+                self.kc.execute(guard_call(token, what), silent=True, store_history=False)
+
+        def _on_execute(self, cell, cell_index, **kw):
+            state["current"] = cell_index
+            if time.monotonic() > deadline:
+                raise DeadlineExceeded()
+            gid = grade_id(cell)
+            if gid in tests:
+                self._guard("restore")
+            if gid in instructor:
+                self._guard("mark")
+
+        def _on_executed(self, cell, cell_index, execute_reply, **kw):
+            Execute.on_cell_executed(self, cell=cell, cell_index=cell_index,
+                                     execute_reply=execute_reply)
+            state["executed"] = cell_index
+            if cell_index in state["capped"]:
+                cell.outputs.append(error_output(
+                    "OutputLimitExceeded",
+                    f"this cell printed more than {caps.output_bytes} bytes; output truncated"))
+            if grade_id(cell) in instructor:
+                self._guard("record")
+
+    def timeout_func(cell):
+        return max(1, int(min(caps.cell_seconds, deadline - time.monotonic()) + 0.999))
+
+    ex = GuardedExecute(kernel_manager_class=km_class, timeout_func=timeout_func,
+                        timeout=caps.cell_seconds, startup_timeout=120, iopub_timeout=5,
+                        interrupt_on_timeout=True, raise_on_iopub_timeout=True,
+                        record_timing=False)
+    ex.on_cell_execute = ex._on_execute
+    ex.on_cell_executed = ex._on_executed
+    ex._km_class = km_class
+    return ex
+
+
+def kernel_exit_reason(code: int | None) -> str:
+    if code is None:
+        return "kernel stopped responding"
+    if code < 0:
+        sig = -code
+    elif code > 128:
+        sig = code - 128
+    else:
+        return f"kernel exited with status {code} (os._exit or a fatal error)"
+    try:
+        return SIGNALS.get(signal.Signals(sig), f"kernel killed by signal {signal.Signals(sig).name}")
+    except ValueError:
+        return f"kernel exited with status {code}"
+
+
+def run_job(job: dict) -> dict:
+    start = time.monotonic()
+    spec = SandboxSpec.from_json(job["sandbox"])
+    prepare_scratch(spec)
+    nb = nbformat.read(job["input"], as_version=4)
+    state = {"deadline": start + spec.caps.wall_seconds, "out_bytes": {}, "capped": set(),
+             "current": None, "executed": None}
+    result = {"status": "ok", "reasons": [], "kernel_exit": None}
+    ex = build_executor(job, spec, state)
+    launched = []
+    orig_launch = ex._km_class._async_launch_kernel
+
+    async def launch(self, kernel_cmd, **kw):
+        await orig_launch(self, kernel_cmd, **kw)
+        launched.append(self.provisioner.process)
+
+    ex._km_class._async_launch_kernel = launch
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    try:
+        ex.preprocess(nb, {"metadata": {"path": spec.scratch}})
+    except DeadlineExceeded:
+        result["status"] = "timeout"
+        result["reasons"].append(f"wall-time cap: submission took more than {spec.caps.wall_seconds} s")
+    except CellTimeoutError:
+        result["status"] = "timeout"
+        result["reasons"].append(
+            f"cell timed out after {spec.caps.cell_seconds} s and the kernel ignored the interrupt")
+    except DeadKernelError:
+        result["status"] = "kernel_died"
+        code = None
+        if launched:
+            try:
+                code = launched[-1].wait(timeout=5)
+            except Exception:
+                code = launched[-1].poll()
+        result["kernel_exit"] = code
+        result["reasons"].append(kernel_exit_reason(code))
+    except Exception as exc:  # kernel failed to start, protocol trouble, ...
+        result["status"] = "error"
+        result["reasons"].append(f"execution failed: {type(exc).__name__}: {str(exc)[:300]}")
+        result["traceback"] = traceback.format_exc()[-4000:]
+    finally:
+        for proc in launched:  # belt and braces: the sandbox must not outlive the job
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    if result["status"] != "ok":
+        failed = state["current"]
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or index < (failed if failed is not None else 0):
+                continue
+            if index == failed and result["status"] == "timeout" and any(
+                    o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+                continue
+            what = "this cell did not finish" if index == failed else "not executed"
+            cell.setdefault("outputs", []).append(
+                error_output("GradingAborted", f"{what}: {'; '.join(result['reasons'])}"))
+    # Reasons a cell reported itself.
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            if out.get("ename") == "MemoryError":
+                result["reasons"].append(f"memory cap ({spec.caps.memory_mb} MB) hit in cell {index}")
+            elif out.get("ename") == "CellTimeoutError":
+                result["reasons"].append(f"cell {index} timed out after {spec.caps.cell_seconds} s (interrupted)")
+            elif out.get("ename") == "OutputLimitExceeded":
+                result["reasons"].append(f"output cap ({spec.caps.output_bytes} bytes) hit in cell {index}")
+    result["reasons"] = list(dict.fromkeys(result["reasons"]))
+    nbformat.write(nb, job["output"])
+    result["seconds"] = round(time.monotonic() - start, 2)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[0]).read_text())
+    try:
+        result = run_job(job)
+    except Exception as exc:
+        result = {"status": "error", "reasons": [f"worker failed: {type(exc).__name__}: {exc}"[:400]],
+                  "traceback": traceback.format_exc()[-4000:]}
+    finally:
+        shutil.rmtree(job["sandbox"]["conn_dir"], ignore_errors=True)
+    tmp = job["result"] + ".tmp"
+    Path(tmp).write_text(json.dumps(result))
+    os.replace(tmp, job["result"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

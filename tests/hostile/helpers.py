@@ -1,0 +1,128 @@
+"""Helpers shared by tests/test_grading_cli.py and tests/test_hostile_submissions.py.
+
+`make_course` builds a throw-away course root (the repository's nbgrader_config.py and feedback
+preprocessor, one assignment's source and release); `reference_submission` is the release
+notebook with the instructor's solutions filled in; `inject` puts code into an answer cell;
+`run_grading` runs `python -m grading` as a subprocess; `read_grades` reads the gradebook.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_course(root: Path, assignment: str = "schedules", source: Path | None = None,
+                release: Path | None = None) -> Path:
+    course = Path(root) / "course"
+    (course / "grading").mkdir(parents=True)
+    shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    for name in ("__init__.py", "feedback.py"):
+        shutil.copy2(REPO / "grading" / name, course / "grading" / name)
+    src = Path(source) if source else REPO / "solutions" / assignment
+    rel = Path(release) if release else REPO / "exercises" / assignment
+    shutil.copytree(src, course / "solutions" / assignment)
+    if rel.exists():
+        shutil.copytree(rel, course / "exercises" / assignment)
+    return course
+
+
+def solution_code(source_nb: Path) -> dict:
+    """grade_id -> the instructor's code of each solution cell, without the markers."""
+    nb = nbformat.read(source_nb, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            out[meta["grade_id"]] = re.sub(r"(?m)^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", cell.source)
+    return out
+
+
+def reference_submission(course: Path, assignment: str = "schedules"):
+    """The release notebook with every answer cell holding the reference solution."""
+    nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    code = solution_code(course / "solutions" / assignment / f"{assignment}.ipynb")
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in code:
+            cell.source = code[gid]
+    return nb
+
+
+def answer_ids(nb) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+
+
+def inject(nb, grade_id: str, code: str, where: str = "after"):
+    """Add code to an answer cell (before or after the student's own code)."""
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = code + "\n" + cell.source if where == "before" else cell.source + "\n" + code
+            return nb
+    raise KeyError(grade_id)
+
+
+def write(nb, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def tree_hashes(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def grading_cmd(course: Path, assignment: str, submissions: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "grading", assignment, str(submissions),
+            "--course-root", str(course), "--no-progress", *extra]
+
+
+def run_grading(course, assignment, submissions, *extra, env=None, timeout=1200):
+    env = dict(env or os.environ)
+    env["PYTHONPATH"] = str(REPO)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(grading_cmd(course, assignment, submissions, *extra), cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_grades(course: Path, assignment: str = "schedules") -> dict:
+    """student -> {grade cell: score, 'total': score} straight from the SQLite gradebook."""
+    con = sqlite3.connect(course / "gradebook.db")
+    try:
+        rows = con.execute("""
+            SELECT student.id, grade_cells.name, grade.auto_score, grade.manual_score,
+                   grade.extra_credit
+            FROM grade
+            JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id
+            JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id
+            JOIN assignment ON submitted_assignment.assignment_id = assignment.id
+            JOIN student ON submitted_assignment.student_id = student.id
+            JOIN grade_cells ON grade.cell_id = grade_cells.id
+            WHERE assignment.name = ?""", (assignment,)).fetchall()
+        counts = dict(con.execute("""
+            SELECT student.id, COUNT(*) FROM submitted_assignment
+            JOIN student ON submitted_assignment.student_id = student.id
+            JOIN assignment ON submitted_assignment.assignment_id = assignment.id
+            WHERE assignment.name = ? GROUP BY student.id""", (assignment,)).fetchall())
+    finally:
+        con.close()
+    out: dict = {}
+    for student, cell, auto, manual, extra in rows:
+        score = manual if manual is not None else (auto or 0.0)
+        score += extra or 0.0
+        out.setdefault(student, {})[cell] = score
+    for student, cells in out.items():
+        cells["total"] = sum(v for k, v in cells.items())
+        cells["_submissions"] = counts.get(student, 0)
+    return out
