@@ -51,3 +51,12 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.HTMLExporter.sanitize_html = True
+
+# `nbgrader zip_collect ASSIGNMENT`: notebooks downloaded from Colab (or an LMS), saved as
+# downloaded/ASSIGNMENT/archive/<student_id>--<file name>.ipynb (loose or inside .zip files),
+# where the file name is the assignment's, possibly as "Copy of schedules.ipynb" or
+# "schedules (1).ipynb"; they land in submitted/<student_id>/ASSIGNMENT/ASSIGNMENT.ipynb.
+c.FileNameCollectorPlugin.named_regexp = (
+    r"^(?:.*/)?(?P<student_id>[A-Za-z0-9_.@+-]+?)--(?:Copy of )?"
+    r"(?P<file_id>[A-Za-z0-9_-]+?)(?: ?\(\d+\))?\.ipynb$"
+)

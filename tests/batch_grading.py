@@ -1,0 +1,208 @@
+"""Grade a batch of notebooks with the plain nbgrader pipeline, for tests and benchmarks.
+
+    from batch_grading import grade_batch, max_points, format_points_table
+    results = grade_batch(repo, "schedules", {"alice": Path("alice.ipynb")}, tmp_path, env)
+    results["alice"]["test_power_visible"], results["alice"]["total"]
+
+`grade_batch` builds a throw-away nbgrader course in `workdir` (the repository's
+nbgrader_config.py and feedback preprocessor, `solutions/<assignment>`), releases the assignment,
+puts each submission at `submitted/<student>/<assignment>/<assignment>.ipynb`, runs one
+`nbgrader autograde` subprocess for the whole batch with the given environment, and reads the
+points of every grade cell from the gradebook.
+
+Helpers to make submissions: `solution_sources` (the reference code of each solution cell),
+`build_submission` (the release notebook with some solution cells filled in) and
+`read_variant` (a variant file: `# %% <grade_id>` sections of code, `# expect: ...` headers).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+AUTOGRADE_TIMEOUT = 1800  # seconds for one batch
+
+
+def _nbgrader(args: list[str], course: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    env = dict(env)
+    bindir = str(Path(sys.executable).parent)  # nbgrader calls `alembic` from PATH
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+def make_course(repo: Path, assignment: str, workdir: Path, env: dict) -> Path:
+    """A temporary course root with the repository's config and one released assignment."""
+    course = Path(workdir) / "course"
+    if course.exists():
+        shutil.rmtree(course)
+    (course / "solutions").mkdir(parents=True)
+    shutil.copy2(repo / "nbgrader_config.py", course / "nbgrader_config.py")
+    (course / "grading").mkdir()
+    for name in ("__init__.py", "feedback.py"):
+        if (repo / "grading" / name).exists():
+            shutil.copy2(repo / "grading" / name, course / "grading" / name)
+    shutil.copytree(repo / "solutions" / assignment, course / "solutions" / assignment,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    _nbgrader(["generate_assignment", assignment, "--force"], course, env, timeout=600)
+    return course
+
+
+def grade_batch(repo: Path, assignment: str, submissions: dict[str, Path], workdir: Path,
+                env: dict) -> dict[str, dict[str, float]]:
+    """Autograde every submission (student id -> notebook path) in one nbgrader call.
+
+    Returns student id -> {grade cell id: points, ..., "total": points}."""
+    repo, workdir = Path(repo), Path(workdir)
+    course = make_course(repo, assignment, workdir, env)
+    for student, notebook in submissions.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", student):
+            raise ValueError(f"student id {student!r}: use letters, digits, _ . - only")
+        target = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(notebook, target)
+    autograde(course, assignment, env)
+    return read_grades(course, assignment, list(submissions))
+
+
+def autograde(course: Path, assignment: str, env: dict) -> subprocess.CompletedProcess:
+    """`nbgrader autograde ASSIGNMENT --force` in a course root, as a subprocess."""
+    return _nbgrader(["autograde", assignment, "--force"], Path(course), env, timeout=AUTOGRADE_TIMEOUT)
+
+
+def generate_feedback(course: Path, assignment: str, env: dict) -> subprocess.CompletedProcess:
+    """`nbgrader generate_feedback ASSIGNMENT --force` in a course root, as a subprocess."""
+    return _nbgrader(["generate_feedback", assignment, "--force"], Path(course), env, timeout=600)
+
+
+def read_grades(course: Path, assignment: str, students: list[str]) -> dict[str, dict[str, float]]:
+    """Points per grade cell (and "total") of each student, from the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    results: dict[str, dict[str, float]] = {}
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+        for student in students:
+            submission = gradebook.find_submission(assignment, student)
+            points: dict[str, float] = {}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    points[grade.name] = float(grade.score or 0.0)
+            points["total"] = float(sum(points.values()))
+            results[student] = points
+    return results
+
+
+def max_points(repo: Path, assignment: str) -> dict[str, float]:
+    """Grade cell id -> points of `solutions/<assignment>/<assignment>.ipynb`, plus "total"."""
+    nb = nbformat.read(Path(repo) / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    points = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            points[meta["grade_id"]] = float(meta.get("points", 0))
+    points["total"] = float(sum(points.values()))
+    return points
+
+
+def format_points_table(results: dict[str, dict[str, float]],
+                        maxima: dict[str, float] | None = None) -> str:
+    """A plain-text table: one row per submission, one column per grade cell, then the total."""
+    cells: list[str] = list(maxima or {})
+    for points in results.values():
+        cells += [c for c in points if c not in cells]
+    cells = [c for c in cells if c != "total"] + ["total"]
+    name_width = max([len("submission")] + [len(s) for s in results])
+    widths = [max(len(c), 5) for c in cells]
+    lines = ["  ".join([f"{'submission':<{name_width}}"] + [f"{c:>{w}}" for c, w in zip(cells, widths)])]
+    if maxima:
+        lines.append("  ".join([f"{'(max)':<{name_width}}"]
+                               + [f"{maxima.get(c, float('nan')):>{w}.4g}" for c, w in zip(cells, widths)]))
+    for student, points in results.items():
+        lines.append("  ".join([f"{student:<{name_width}}"]
+                               + [f"{points.get(c, float('nan')):>{w}.4g}" for c, w in zip(cells, widths)]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- building submissions
+
+_DELIMITER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+def solution_sources(repo: Path, assignment: str) -> dict[str, str]:
+    """grade_id -> the reference source of each solution cell, solution delimiters removed."""
+    nb = nbformat.read(Path(repo) / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    sources = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = [line for line in cell.source.split("\n") if not _DELIMITER.match(line)]
+            sources[meta["grade_id"]] = "\n".join(lines)
+    return sources
+
+
+def build_submission(release: Path, sources: dict[str, str], out: Path) -> Path:
+    """Write the release notebook with the solution cells named in `sources` replaced."""
+    nb = nbformat.read(release, as_version=4)
+    unknown = set(sources) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    if unknown:
+        raise KeyError(f"no cells {sorted(unknown)} in {release}")
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in sources:
+            cell.source = sources[grade_id]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return Path(out)
+
+
+def read_variant(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Parse a variant file: header lines `# key: value` (e.g. `# expect: test_power_hidden`),
+    then sections `# %% <grade_id>` holding the code of that solution cell."""
+    headers: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in Path(path).read_text().splitlines():
+        match = re.match(r"^# %% (\S+)\s*$", line)
+        if match:
+            current = match.group(1)
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+        else:
+            header = re.match(r"^# (\w+): (.*)$", line)
+            if header:
+                headers[header.group(1)] = header.group(2).strip()
+    return {k: "\n".join(v).strip("\n") + "\n" for k, v in sections.items()}, headers
+
+
+def grade_variants(repo: Path, assignment: str, workdir: Path, env: dict,
+                   variants_dir: Path | None = None) -> tuple[dict, dict]:
+    """Grade, in one batch, the reference solution ("reference"), the untouched release
+    ("release") and every variant file of `tests/submissions/<assignment>/`.
+
+    Returns (results as from grade_batch, student id -> the variant's headers)."""
+    repo, workdir = Path(repo), Path(workdir)
+    variants_dir = Path(variants_dir or repo / "tests" / "submissions" / assignment)
+    release = repo / "exercises" / assignment / f"{assignment}.ipynb"
+    reference = solution_sources(repo, assignment)
+    notebooks = workdir / "notebooks"
+    notebooks.mkdir(parents=True, exist_ok=True)
+    submissions = {"reference": build_submission(release, reference, notebooks / "reference.ipynb")}
+    shutil.copy2(release, notebooks / "release.ipynb")
+    submissions["release"] = notebooks / "release.ipynb"
+    headers = {"reference": {"expect": "full"}, "release": {"expect": "zero"}}
+    for path in sorted(variants_dir.glob("*.py")):
+        overrides, meta = read_variant(path)
+        submissions[path.stem] = build_submission(release, {**reference, **overrides},
+                                                  notebooks / f"{path.stem}.ipynb")
+        headers[path.stem] = meta
+    return grade_batch(repo, assignment, submissions, workdir, env), headers
