@@ -362,6 +362,11 @@ class Batch:
                 gb.update_or_create_submission(self.assignment, student)
             per_nb = {}
             for nb_id in self.notebooks:
+                if nb_id not in sub.files:
+                    per_nb[nb_id] = None
+                    if sub.files:
+                        problems.append(f"notebook {nb_id} missing")
+                    continue
                 nb, probs = self.sanitize(student, nb_id, sub.files.get(nb_id),
                                           locked[nb_id], release.get(nb_id, {}))
                 problems += probs
@@ -390,8 +395,8 @@ class Batch:
                 jobs[(student, nb_id)] = (jdir, nb)
             jobs_problems = problems
             summary["problems"][student] = jobs_problems
-            self._starts = getattr(self, "_starts", {})
-            self._starts[student] = start
+            self._seconds = getattr(self, "_seconds", {})
+            self._seconds[student] = time.monotonic() - start  # sanitizing; execution added below
         # Execute: N worker processes at a time, results handled here (single gradebook writer).
         pending_nbs = {}
         for (student, nb_id) in jobs:
@@ -425,6 +430,7 @@ class Batch:
                     problems.append(f"grades not saved: {type(exc).__name__}: {exc}"[:300])
                     result["status"] = "error"
                 student_status.setdefault(student, []).append(result.get("status", "error"))
+                self._seconds[student] += float(result.get("seconds") or 0.0)
                 pending_nbs[student].discard(nb_id)
                 if not pending_nbs[student]:
                     statuses = student_status[student]
@@ -432,7 +438,7 @@ class Batch:
                     if status == "ok" and problems:
                         status = "graded_with_problems"
                     self._finish(student, subs[student], status, problems,
-                                 time.monotonic() - self._starts[student], summary)
+                                 self._seconds[student], summary)
                 shutil.rmtree(jdir, ignore_errors=True)
                 if bar is not None:
                     bar.update(1)
@@ -449,12 +455,14 @@ class Batch:
         log = open(jdir / "worker.log", "wb")
         proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, preexec_fn=_set_pdeathsig)
+        start = time.monotonic()
         try:
             proc.wait(timeout=caps.wall_seconds + 120)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return {"status": "timeout", "reasons": [f"worker killed after {caps.wall_seconds + 120} s"]}
+            return {"status": "timeout", "reasons": [f"worker killed after {caps.wall_seconds + 120} s"],
+                    "seconds": time.monotonic() - start}
         finally:
             log.close()
         try:

@@ -23,20 +23,26 @@ def _grading_guard_install(token):
     import builtins, sys, types, threading
     shell = get_ipython()
     kernel = getattr(shell, "kernel", None)
-    names = ["builtins", "math", "cmath", "operator", "functools", "numbers", "numpy",
-             "numpy.testing", "numpy.testing._private.utils", "numpy.linalg", "numpy.random",
-             "keras", "keras.ops", "keras.callbacks", "keras.optimizers",
-             "keras.optimizers.schedules", "keras.utils", "keras.saving"]
+    eager = ["builtins", "math", "cmath", "operator", "functools", "numbers", "numpy",
+             "numpy.testing", "numpy.testing._private.utils", "numpy.linalg", "numpy.random"]
+    # Snapshotted once an instructor cell has imported them (importing Keras here would cost
+    # every kernel seconds): keras is imported by the notebook's locked set-up cell.
+    lazy = ["keras", "keras.ops", "keras.callbacks", "keras.optimizers",
+            "keras.optimizers.schedules", "keras.utils", "keras.saving"]
     modules, module_snap = {}, {}
-    for name in names:
+
+    def snapshot(name):
+        mod = sys.modules.get(name)
+        if mod is not None and name not in modules:
+            modules[name] = mod
+            module_snap[name] = dict(vars(mod))
+
+    for name in eager:
         try:
             __import__(name)
         except Exception:
             continue
-        mod = sys.modules.get(name)
-        if mod is not None:
-            modules[name] = mod
-            module_snap[name] = dict(vars(mod))
+        snapshot(name)
     func_types = (types.FunctionType, types.BuiltinFunctionType, property, staticmethod,
                   classmethod, types.MethodDescriptorType, types.WrapperDescriptorType)
     objects = [o for o in (shell, kernel, getattr(kernel, "session", None),
@@ -59,6 +65,8 @@ def _grading_guard_install(token):
         before.update(user_ns)
 
     def record():
+        for name in lazy:
+            snapshot(name)
         for key, value in list(user_ns.items()):
             if before.get(key, missing) is not value:
                 protected[key] = value

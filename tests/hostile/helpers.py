@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -96,33 +95,20 @@ def run_grading(course, assignment, submissions, *extra, env=None, timeout=1200)
                           capture_output=True, text=True, timeout=timeout)
 
 
-def read_grades(course: Path, assignment: str = "schedules") -> dict:
-    """student -> {grade cell: score, 'total': score} straight from the SQLite gradebook."""
-    con = sqlite3.connect(course / "gradebook.db")
-    try:
-        rows = con.execute("""
-            SELECT student.id, grade_cells.name, grade.auto_score, grade.manual_score,
-                   grade.extra_credit
-            FROM grade
-            JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id
-            JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id
-            JOIN assignment ON submitted_assignment.assignment_id = assignment.id
-            JOIN student ON submitted_assignment.student_id = student.id
-            JOIN grade_cells ON grade.cell_id = grade_cells.id
-            WHERE assignment.name = ?""", (assignment,)).fetchall()
-        counts = dict(con.execute("""
-            SELECT student.id, COUNT(*) FROM submitted_assignment
-            JOIN student ON submitted_assignment.student_id = student.id
-            JOIN assignment ON submitted_assignment.assignment_id = assignment.id
-            WHERE assignment.name = ? GROUP BY student.id""", (assignment,)).fetchall())
-    finally:
-        con.close()
+def read_grades(course: Path, assignment: str = "schedules", db_url: str | None = None) -> dict:
+    """student -> {grade cell: score, 'total': score, '_submissions': n} from the gradebook."""
+    from nbgrader.api import Gradebook
     out: dict = {}
-    for student, cell, auto, manual, extra in rows:
-        score = manual if manual is not None else (auto or 0.0)
-        score += extra or 0.0
-        out.setdefault(student, {})[cell] = score
-    for student, cells in out.items():
-        cells["total"] = sum(v for k, v in cells.items())
-        cells["_submissions"] = counts.get(student, 0)
+    with Gradebook(db_url or f"sqlite:///{course}/gradebook.db", "tdnn") as gb:
+        seen: dict = {}
+        for sub in gb.find_assignment(assignment).submissions:
+            sid = sub.student.id
+            seen[sid] = seen.get(sid, 0) + 1
+            cells = out.setdefault(sid, {})
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    cells[grade.name] = float(grade.score)
+            cells["total"] = float(sub.score)
+        for sid, n in seen.items():
+            out[sid]["_submissions"] = n
     return out

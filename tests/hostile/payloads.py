@@ -1,0 +1,159 @@
+"""Hostile submissions for tests/test_hostile_submissions.py, built from the release notebook.
+
+Every hostile submission is the reference solution with a *wrong* `power_schedule` (it returns
+0.0) plus one attack, so the most it can earn honestly is the total minus the power tests; the
+attack must not buy those points back, and must not change anyone else's grade or files.
+
+`build_all(course, paths)` returns {student: (filename, bytes, expectation)} where expectation
+is a dict: `reason` (a regular expression that the student's reported problems/status must
+match), `max_total` (points), `stdout_has` / `stdout_lacks` (markers in the executed notebook).
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+import nbformat
+
+from helpers import reference_submission
+
+WRONG_POWER = "def power_schedule(t, initial_lr, s, c=1.0):\n    return 0.0\n"
+POWER_TESTS = ("test_power_visible", "test_power_hidden")
+
+
+def _set(nb, grade_id, source):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+            return nb
+    raise KeyError(grade_id)
+
+
+def _probe(paths: dict, mode: str) -> str:
+    """Code that tries to read or write the given paths and prints LEAK/BLOCKED markers."""
+    targets = json.dumps(paths)
+    if mode == "read":
+        return f'''
+import os
+for _what, _path in {targets}.items():
+    try:
+        if os.path.isdir(_path):
+            _data = repr(os.listdir(_path))
+        else:
+            with open(_path, "rb") as _f:
+                _data = _f.read(200)
+        print("LEAK", _what, str(_data)[:80])
+    except Exception as _e:
+        print("BLOCKED", _what, type(_e).__name__)
+'''
+    return f'''
+import os
+for _what, _path in {targets}.items():
+    try:
+        if _path.endswith("/"):
+            with open(_path + "owned.txt", "w") as _f:
+                _f.write("owned")
+        else:
+            with open(_path, "r+b") as _f:
+                _f.seek(0)
+                _f.write(b"OWNED")
+        print("LEAK", _what)
+    except Exception as _e:
+        print("BLOCKED", _what, type(_e).__name__)
+'''
+
+
+def build_all(course, paths: dict) -> dict:
+    """paths: read/write targets and the host port of a TCP server the sandbox must not reach."""
+    base = reference_submission(course)
+    total = 23.0
+    earned = total - 3.0  # the power tests are worth 3 points
+
+    def variant(power_source=WRONG_POWER):
+        nb = copy.deepcopy(base)
+        return _set(nb, "power", power_source)
+
+    out = {}
+
+    def add(student, nb_or_bytes, reason, max_total=earned, filename="schedules.ipynb", **extra):
+        data = nb_or_bytes if isinstance(nb_or_bytes, bytes) else nbformat.writes(nb_or_bytes).encode()
+        out[student] = (filename, data, {"reason": reason, "max_total": max_total, **extra})
+
+    # Honest references: full marks, also when saved by Colab under another name.
+    add("honest", copy.deepcopy(base), reason=None, max_total=total, min_total=total)
+    colab = copy.deepcopy(base)
+    colab.metadata.update({"colab": {"provenance": [], "gpuType": "T4", "name": "schedules.ipynb"},
+                           "accelerator": "GPU", "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                           "language_info": {"name": "python"}})
+    for i, cell in enumerate(colab.cells):
+        cell.metadata["id"] = f"cellid{i:04d}"
+        if cell.cell_type == "code":
+            cell.metadata["colab"] = {"base_uri": "https://localhost:8080/"}
+            cell.metadata["outputId"] = f"out{i}"
+    add("colab", colab, reason=None, max_total=total, min_total=total, filename="Copy of schedules (1).ipynb")
+
+    # Time, memory, kernel death.
+    add("loop", variant(WRONG_POWER + "while True:\n    pass\n"), reason=r"timed out")
+    add("swallow", variant(WRONG_POWER + "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+                                        "    except KeyboardInterrupt:\n        pass\n"),
+        reason=r"timed out|timeout")
+    add("membomb", variant(WRONG_POWER + "_hog = []\nwhile True:\n    _hog.append(bytearray(256 * 1024 * 1024))\n"),
+        reason=r"memory")
+    add("osexit", variant(WRONG_POWER + "import os\nos._exit(3)\n"), reason=r"kernel exited with status 3")
+    add("sigkill", variant(WRONG_POWER + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
+        reason=r"kernel (killed|died|exited)|SIGKILL")
+    add("sysexit", variant(WRONG_POWER + "import sys\nsys.exit(0)\n"), reason=None)
+
+    # Tampering with the tests.
+    nb = variant()
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in POWER_TESTS]
+    add("deltests", nb, reason=r"deleted instructor cell test_power")
+    nb = variant()
+    _set(nb, "test_power_visible", "print('power_schedule: visible tests passed')")
+    _set(nb, "test_power_hidden", "pass")
+    add("edittests", nb, reason=r"edited locked cell test_power")
+    nb = variant()
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in POWER_TESTS:
+            cell.cell_type = "markdown"
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+    add("celltype", nb, reason=r"changed the type of cell test_power")
+    add("redefine", variant(WRONG_POWER + "def expect_close(*args, **kwargs):\n    return None\n"), reason=None)
+    add("monkeypatch", variant(WRONG_POWER + "import math, numpy, numpy.testing, builtins\n"
+                                            "math.isclose = lambda *a, **k: True\n"
+                                            "numpy.testing.assert_allclose = lambda *a, **k: None\n"
+                                            "numpy.isclose = lambda *a, **k: True\n"
+                                            "builtins.float = lambda *a, **k: 0.0\n"), reason=None)
+    add("notraceback", variant(WRONG_POWER + "_ip = get_ipython()\n"
+                                            "_ip.showtraceback = lambda *a, **k: None\n"
+                                            "_ip._showtraceback = lambda *a, **k: None\n"), reason=None)
+
+    # Escaping the sandbox.
+    add("reader", variant(WRONG_POWER + _probe(paths["read"], "read")), reason=None,
+        stdout_has="BLOCKED", stdout_lacks="LEAK")
+    add("writer", variant(WRONG_POWER + _probe(paths["write"], "write")), reason=None,
+        stdout_has="BLOCKED", stdout_lacks="LEAK")
+    add("network", variant(WRONG_POWER + f'''
+import socket
+for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org", 443)]:
+    try:
+        socket.create_connection((_host, _port), timeout=3).close()
+        print("LEAK", _host, _port)
+    except Exception as _e:
+        print("BLOCKED", _host, type(_e).__name__)
+'''), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+
+    # Output.
+    add("bigprint", variant(WRONG_POWER + "print('x' * 100_000_000)\n"), reason=r"output cap")
+    add("script", variant(WRONG_POWER + "from IPython.display import HTML, display\n"
+                                       "display(HTML(\"<script>alert('pwned-html')</script>\"))\n"
+                                       "print(\"<script>alert('pwned-text')</script>\")\n"), reason=None,
+        feedback_lacks="<script>alert(")
+
+    # Files that are not notebooks.
+    add("corrupt", b'{"cells": [ this is not json', reason=r"corrupt notebook", max_total=0.0)
+    add("empty", b"", reason=r"empty file", max_total=0.0)
+    add("wrongname", nbformat.writes(variant()).encode(), reason=r"no notebook found",
+        max_total=0.0, filename="schedules.py")
+    return out

@@ -1,0 +1,239 @@
+"""`python -m grading`: layouts, reruns, resume after a kill, report, errors.
+
+Uses a tiny one-function assignment (`tiny`, built here in a temporary course) so that kernels
+start in seconds; the real `schedules` assignment is graded by test_hostile_submissions.py.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).parent / "hostile"))
+from helpers import REPO, grading_cmd, read_grades, run_grading  # noqa: E402
+
+from grading.collect import SubmissionError, clean_name, collect  # noqa: E402
+
+A = "tiny"
+CAPS = ["--workers", "2", "--cell-seconds", "30", "--wall-seconds", "90"]
+
+
+def _meta(gid, grade=False, solution=False, locked=False, points=None):
+    m = {"grade": grade, "grade_id": gid, "locked": locked, "schema_version": 3,
+         "solution": solution, "task": False}
+    if points is not None:
+        m["points"] = points
+    return {"nbgrader": m}
+
+
+def tiny_source():
+    return new_notebook(cells=[
+        new_markdown_cell("# Tiny\nWrite `add`.", metadata=_meta("intro", locked=True)),
+        new_code_cell("import math", metadata=_meta("setup", locked=True)),
+        new_code_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+                      metadata=_meta("answer", solution=True)),
+        new_code_cell("assert add(1, 2) == 3, 'add(1, 2) should be 3'",
+                      metadata=_meta("test_visible", grade=True, locked=True, points=1)),
+        new_code_cell("### BEGIN HIDDEN TESTS\nassert add(-5, 7) == 2\n### END HIDDEN TESTS",
+                      metadata=_meta("test_hidden", grade=True, locked=True, points=2)),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def student_nb(body):
+    nb = tiny_source()
+    nb.cells[2].source = body
+    nb.cells[4].source = ""  # the release holds no hidden tests
+    return nb
+
+
+RIGHT = "def add(a, b):\n    return a + b"
+WRONG = "def add(a, b):\n    return a - b"
+
+
+@pytest.fixture(scope="module")
+def env(offline_env):
+    e = dict(offline_env)
+    e["PYTHONPATH"] = str(REPO)
+    return e
+
+
+@pytest.fixture()
+def course(tmp_path):
+    c = tmp_path / "course"
+    (c / "grading").mkdir(parents=True)
+    for name in ("__init__.py", "feedback.py"):
+        (c / "grading" / name).write_bytes((REPO / "grading" / name).read_bytes())
+    (c / "nbgrader_config.py").write_bytes((REPO / "nbgrader_config.py").read_bytes())
+    (c / "solutions" / A).mkdir(parents=True)
+    nbformat.write(tiny_source(), c / "solutions" / A / f"{A}.ipynb")
+    return c
+
+
+def _write(path, nb):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def _submissions(course, conn_rows=True):
+    con = sqlite3.connect(course / "gradebook.db")
+    try:
+        return con.execute("SELECT student.id, COUNT(*) FROM submitted_assignment JOIN student "
+                           "ON submitted_assignment.student_id = student.id GROUP BY student.id").fetchall()
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ layouts (no kernels)
+def test_collect_layouts(tmp_path):
+    nb = nbformat.writes(student_nb(RIGHT)).encode()
+    folder = tmp_path / "folder"
+    for rel in ("alice/tiny.ipynb", "bob/Copy of tiny.ipynb", "carol/tiny (1).ipynb",
+                "dave/notes.txt", "__MACOSX/alice/._tiny.ipynb", "erin/.ipynb_checkpoints/tiny-checkpoint.ipynb"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(nb)
+    subs, skipped = collect(folder, [A])
+    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
+    assert all(subs[s].files[A] == nb for s in ("alice", "bob", "carol"))
+    assert subs["dave"].files == {} and subs["dave"].others == ["notes.txt"]
+
+    flat = tmp_path / "flat.zip"
+    with zipfile.ZipFile(flat, "w") as zf:
+        zf.writestr("alice_tiny.ipynb", nb)
+        zf.writestr("bob_Copy of tiny (2).ipynb", nb)
+        zf.writestr("../../evil_tiny.ipynb", nb)  # path traversal: read in memory, never extracted
+        zf.writestr("noid.ipynb", nb)
+    subs, skipped = collect(flat, [A])
+    assert sorted(subs) == ["alice", "bob", "evil"]
+    assert any("noid.ipynb" in s for s in skipped)
+
+    lms = tmp_path / "lms"
+    (lms / "Alice Smith_12345_assignsubmission_file_").mkdir(parents=True)
+    (lms / "Alice Smith_12345_assignsubmission_file_" / "tiny.ipynb").write_bytes(nb)
+    (lms / "Bob Jones_678_assignsubmission_file_schedules (3).ipynb").write_bytes(nb)
+    subs, _ = collect(lms, [A], regex=r"_(?P<student>\d+)_assignsubmission")
+    assert sorted(subs) == ["12345", "678"]
+    with pytest.raises(SubmissionError):
+        collect(lms, [A], regex=r"(?P<who>\d+)")
+    assert clean_name("Copy of schedules (1).ipynb") == "schedules"
+    # Several notebooks: the name decides.
+    (folder / "alice" / "other.ipynb").write_bytes(nb)
+    subs, _ = collect(folder, ["tiny", "other"])
+    assert set(subs["alice"].files) == {"tiny", "other"}
+
+
+def test_bad_arguments(course, tmp_path, env):
+    proc = run_grading(course, A, tmp_path / "nowhere", env=env)
+    assert proc.returncode == 2 and "submissions not found" in proc.stderr
+    (tmp_path / "subs").mkdir()
+    proc = run_grading(course, "nosuch", tmp_path / "subs", env=env)
+    assert proc.returncode == 2 and "unknown assignment 'nosuch'" in proc.stderr
+    proc = run_grading(tmp_path, A, tmp_path / "subs", env=env)
+    assert proc.returncode == 2 and "nbgrader_config.py" in proc.stderr
+
+
+def test_refuses_without_bwrap(course, tmp_path, env):
+    _write(tmp_path / "subs" / "alice" / "tiny.ipynb", student_nb(RIGHT))
+    e = dict(env)
+    e["PATH"] = str(Path(sys.executable).parent)  # no /usr/bin: no bwrap
+    proc = subprocess.run([sys.executable, "-m", "grading", A, str(tmp_path / "subs"),
+                           "--course-root", str(course)], cwd=REPO, env=e, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "bwrap" in proc.stderr and "--no-sandbox" in proc.stderr
+    assert not (course / "autograded" / "alice").exists()
+
+
+# ------------------------------------------------------------------ end to end
+def test_grade_rerun_regrade(course, tmp_path, env):
+    subs = tmp_path / "subs"
+    _write(subs / "alice" / "tiny.ipynb", student_nb(RIGHT))
+    _write(subs / "bob" / "tiny.ipynb", student_nb(WRONG))
+    _write(subs / "carol" / "Copy of tiny (1).ipynb", student_nb(RIGHT))
+    t0 = time.monotonic()
+    proc = run_grading(course, A, subs, *CAPS, env=env)
+    first = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grades = read_grades(course, A)
+    assert {s: g["total"] for s, g in grades.items()} == {"alice": 3.0, "bob": 0.0, "carol": 3.0}
+    report = course / "grading-report" / A
+    for name in ("index.html", "grades.csv", "scores.png", "tests.png", "time.png"):
+        assert (report / name).exists(), name
+    csv = (report / "grades.csv").read_text()
+    assert csv.startswith("student_id,status,score,max_score") and "carol" in csv
+    fb = (course / "feedback" / "alice" / A / f"{A}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in fb and "add(-5, 7)" not in fb
+    assert (course / "submitted" / "carol" / A / f"{A}.ipynb").exists()
+
+    # Unchanged: nothing is executed again.
+    t0 = time.monotonic()
+    proc = run_grading(course, A, subs, *CAPS, env=env)
+    assert proc.returncode == 0
+    assert "0 graded now, 3 unchanged" in proc.stdout, proc.stdout
+    assert time.monotonic() - t0 < first
+
+    # A resubmission is regraded, and only it.
+    _write(subs / "bob" / "tiny.ipynb", student_nb(RIGHT))
+    proc = run_grading(course, A, subs, *CAPS, env=env)
+    assert "1 graded now, 2 unchanged" in proc.stdout, proc.stdout
+    assert read_grades(course, A)["bob"]["total"] == 3.0
+    assert sorted(_submissions(course)) == [("alice", 1), ("bob", 1), ("carol", 1)]
+
+
+def test_zip_flat_and_regex(course, tmp_path, env):
+    z = tmp_path / "flat.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("dave_tiny.ipynb", nbformat.writes(student_nb(RIGHT)))
+        zf.writestr("erin_Copy of tiny.ipynb", nbformat.writes(student_nb(WRONG)))
+    proc = run_grading(course, A, z, *CAPS, "--no-feedback", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lms = tmp_path / "lms"
+    _write(lms / "Fay Doe_4242_assignsubmission_file_tiny.ipynb", student_nb(RIGHT))
+    proc = run_grading(course, A, lms, *CAPS, "--no-feedback",
+                       "--regex", r"_(?P<student>\d+)_assignsubmission", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    totals = {s: g["total"] for s, g in read_grades(course, A).items()}
+    assert totals == {"dave": 3.0, "erin": 0.0, "4242": 3.0}
+
+
+def test_resume_after_kill(course, tmp_path, env):
+    subs = tmp_path / "subs"
+    students = [f"s{i}" for i in range(6)]
+    for i, s in enumerate(students):
+        _write(subs / s / "tiny.ipynb", student_nb(RIGHT if i % 2 == 0 else WRONG))
+    state = course / "autograded" / f".grading-state-{A}.json"
+    e = dict(env)
+    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
+    proc = subprocess.Popen(grading_cmd(course, A, subs, "--workers", "1", "--cell-seconds", "30",
+                                        "--no-feedback", "--no-report"),
+                            cwd=REPO, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if state.exists() and 1 <= len(json.loads(state.read_text())) < len(students):
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the grader and its worker, mid-batch
+    proc.wait()
+    done = json.loads(state.read_text()) if state.exists() else {}
+    assert 1 <= len(done) < len(students), "the kill did not land mid-batch"
+    proc = run_grading(course, A, subs, *CAPS, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(students) - len(done)} graded now, {len(done)} unchanged" in proc.stdout, proc.stdout
+    totals = {s: g["total"] for s, g in read_grades(course, A).items()}
+    assert totals == {s: (3.0 if i % 2 == 0 else 0.0) for i, s in enumerate(students)}
+    assert sorted(_submissions(course)) == [(s, 1) for s in students]
+    assert set(json.loads(state.read_text())) == set(students)
+    # No sandbox or worker survived the kill.
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert f"grading-{A}-" not in out

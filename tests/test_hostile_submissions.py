@@ -1,0 +1,175 @@
+"""Hostile submissions on the `schedules` assignment, graded as ONE batch with 2 workers.
+
+Each hostile notebook (tests/hostile/payloads.py) is the reference solution with a wrong
+`power_schedule` plus one attack: infinite loops (one swallowing KeyboardInterrupt), a memory
+bomb, os._exit, SIGKILL, sys.exit, deleted/edited/retyped test cells, redefined test helpers,
+monkeypatched math/numpy/builtins, a silenced traceback, reads of solutions/ and other students'
+files, writes into the gradebook and other folders, network connections, 100 MB printed on one
+line, <script> in the output, corrupt JSON, an empty file, a wrong file name; and two honest
+references (one saved by Colab). For every one: the batch completes, the submission gets no
+more than it earned, its reason is reported, and nothing of anyone else changes.
+"""
+import hashlib
+import re
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "hostile"))
+from helpers import make_course, read_grades, run_grading, tree_hashes  # noqa: E402
+from payloads import POWER_TESTS, build_all  # noqa: E402
+
+ASSIGNMENT = "schedules"
+CAPS = ["--workers", "2", "--cell-seconds", "20", "--wall-seconds", "90", "--cpu-seconds", "120",
+        "--memory-mb", "3500", "--output-bytes", "1000000"]
+
+
+def _outputs_text(nb_path: Path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(str(out.get("text", "")))
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def hostile_batch(repo, offline_env, tmp_path_factory):
+    if not (repo / "solutions" / ASSIGNMENT).exists():
+        pytest.skip("the schedules assignment is not there yet")
+    root = tmp_path_factory.mktemp("hostile")
+    course = make_course(root, ASSIGNMENT)
+    subs = root / "submissions"
+    # A TCP server on the host's loopback: the sandbox must not reach it.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    port = server.getsockname()[1]
+    reached = []
+
+    def accept():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            reached.append(1)
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    paths = {
+        "read": {"repo_solutions": str(repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                 "course_solutions": str(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                 "gradebook": str(course / "gradebook.db"),
+                 "other_student": str(course / "submitted" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                 "submissions_folder": str(subs),
+                 "repo_root": str(repo / "README.md"),
+                 "shadow": "/etc/shadow"},
+        "write": {"gradebook": str(course / "gradebook.db"),
+                  "other_student": str(course / "submitted" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                  "course_root": str(course) + "/",
+                  "repo_root": str(repo) + "/",
+                  "venv": sys.prefix + "/"},
+        "port": port,
+    }
+    cases = build_all(course, paths)
+    for student, (filename, data, _) in cases.items():
+        (subs / student).mkdir(parents=True)
+        (subs / student / filename).write_bytes(data)
+    protected = {"submissions": tree_hashes(subs),
+                 "solutions": tree_hashes(course / "solutions"),
+                 "exercises": tree_hashes(course / "exercises"),
+                 "config": tree_hashes(course / "grading"),
+                 "repo_solutions": tree_hashes(repo / "solutions" / ASSIGNMENT)}
+    start = time.monotonic()
+    proc = run_grading(course, ASSIGNMENT, subs, *CAPS, env=offline_env, timeout=1500)
+    seconds = time.monotonic() - start
+    server.close()
+    print(f"\nhostile batch: {len(cases)} submissions in {seconds:.0f} s\n{proc.stdout}")
+    import json
+    state = json.loads((course / "autograded" / f".grading-state-{ASSIGNMENT}.json").read_text())
+    return {"course": course, "subs": subs, "cases": cases, "proc": proc, "seconds": seconds,
+            "protected": protected, "state": state, "grades": read_grades(course, ASSIGNMENT),
+            "reached": reached, "repo": repo}
+
+
+def test_batch_completes(hostile_batch):
+    proc = hostile_batch["proc"]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert set(hostile_batch["state"]) == set(hostile_batch["cases"])
+    assert hostile_batch["seconds"] < 900, f"hostile batch took {hostile_batch['seconds']:.0f} s"
+
+
+def test_no_one_gets_more_than_earned(hostile_batch):
+    grades, cases = hostile_batch["grades"], hostile_batch["cases"]
+    for student, (_, _, expect) in cases.items():
+        got = grades.get(student, {"total": 0.0})
+        assert got["total"] <= expect["max_total"] + 1e-9, (student, got)
+        if "min_total" in expect:
+            assert got["total"] >= expect["min_total"] - 1e-9, (student, got, hostile_batch["state"][student])
+        elif student in grades:
+            for cell in POWER_TESTS:  # the wrong power_schedule must never pass its tests
+                assert got.get(cell, 0.0) == 0.0, (student, cell, got)
+        assert got.get("_submissions", 1) == 1, (student, "graded more than once")
+
+
+@pytest.mark.parametrize("student", [
+    "loop", "swallow", "membomb", "osexit", "sigkill", "deltests", "edittests", "celltype",
+    "bigprint", "corrupt", "empty", "wrongname"])
+def test_reason_is_reported(hostile_batch, student):
+    entry = hostile_batch["state"][student]
+    expect = hostile_batch["cases"][student][2]
+    text = entry["status"] + ": " + "; ".join(entry["problems"])
+    assert re.search(expect["reason"], text), (student, text)
+    assert student in hostile_batch["proc"].stdout  # in the final summary
+
+
+def test_sandbox_blocks_files_and_network(hostile_batch):
+    course = hostile_batch["course"]
+    for student in ("reader", "writer", "network"):
+        expect = hostile_batch["cases"][student][2]
+        text = _outputs_text(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+        assert expect["stdout_has"] in text, (student, text[:2000])
+        assert expect["stdout_lacks"] not in text, (student, text[:2000])
+    assert not hostile_batch["reached"], "a kernel reached the host's loopback"
+    assert not (course / "owned.txt").exists()
+    assert not (hostile_batch["repo"] / "owned.txt").exists()
+
+
+def test_nothing_else_changed(hostile_batch):
+    course, subs, repo = hostile_batch["course"], hostile_batch["subs"], hostile_batch["repo"]
+    before = hostile_batch["protected"]
+    assert tree_hashes(subs) == before["submissions"]
+    assert tree_hashes(course / "solutions") == before["solutions"]
+    assert tree_hashes(course / "exercises") == before["exercises"]
+    assert tree_hashes(course / "grading") == before["config"]
+    assert tree_hashes(repo / "solutions" / ASSIGNMENT) == before["repo_solutions"]
+    # Every imported copy is byte-identical to what that student handed in.
+    for student, (filename, data, _) in hostile_batch["cases"].items():
+        if not filename.endswith(".ipynb"):
+            continue
+        copy = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        assert hashlib.sha256(copy.read_bytes()).digest() == hashlib.sha256(data).digest(), student
+
+
+def test_feedback_is_sanitized(hostile_batch):
+    course = hostile_batch["course"]
+    html = (course / "feedback" / "script" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "<script>alert(" not in html
+    assert "BEGIN HIDDEN TESTS" not in html
+    honest = (course / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in honest and "_rng = np.random.default_rng" not in honest
+
+
+def test_report(hostile_batch):
+    report = hostile_batch["course"] / "grading-report" / ASSIGNMENT
+    for name in ("index.html", "grades.csv", "scores.png", "tests.png", "time.png"):
+        assert (report / name).exists(), name
+    page = (report / "index.html").read_text()
+    assert "<script>" not in page
+    print(f"hostile batch duration: {hostile_batch['seconds']:.0f} s")
