@@ -465,6 +465,8 @@ class Batch:
                     "seconds": time.monotonic() - start}
         finally:
             log.close()
+            with contextlib.suppress(Exception):  # the worker removes it, unless it was killed
+                shutil.rmtree(json.loads((jdir / "job.json").read_text())["sandbox"]["conn_dir"])
         try:
             return json.loads((jdir / "result.json").read_text())
         except Exception:

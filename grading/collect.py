@@ -60,7 +60,10 @@ def _entries(path: Path):
                     continue
                 name = info.filename.replace("\\", "/")
                 rel = PurePosixPath(*[p for p in PurePosixPath(name).parts if p not in ("..", ".", "/")])
-                yield rel, info.file_size, (lambda info=info: zf.read(info))
+                data = b""
+                if rel.name.lower().endswith(".ipynb") and info.file_size <= MAX_NOTEBOOK_BYTES:
+                    data = zf.read(info)  # read now: the archive is closed when collect() uses it
+                yield rel, info.file_size, (lambda data=data: data)
     else:
         raise SubmissionError(f"{path} is neither a folder nor a zip file")
 

@@ -153,6 +153,7 @@ def test_refuses_without_bwrap(course, tmp_path, env):
 
 
 # ------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_grade_rerun_regrade(course, tmp_path, env):
     subs = tmp_path / "subs"
     _write(subs / "alice" / "tiny.ipynb", student_nb(RIGHT))
@@ -188,6 +189,7 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     assert sorted(_submissions(course)) == [("alice", 1), ("bob", 1), ("carol", 1)]
 
 
+@pytest.mark.slow
 def test_zip_flat_and_regex(course, tmp_path, env):
     z = tmp_path / "flat.zip"
     with zipfile.ZipFile(z, "w") as zf:
@@ -204,9 +206,10 @@ def test_zip_flat_and_regex(course, tmp_path, env):
     assert totals == {"dave": 3.0, "erin": 0.0, "4242": 3.0}
 
 
+@pytest.mark.slow
 def test_resume_after_kill(course, tmp_path, env):
     subs = tmp_path / "subs"
-    students = [f"s{i}" for i in range(6)]
+    students = [f"s{i}" for i in range(4)]
     for i, s in enumerate(students):
         _write(subs / s / "tiny.ipynb", student_nb(RIGHT if i % 2 == 0 else WRONG))
     state = course / "autograded" / f".grading-state-{A}.json"

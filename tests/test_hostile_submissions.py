@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent / "hostile"))
 from helpers import make_course, read_grades, run_grading, tree_hashes  # noqa: E402
 from payloads import POWER_TESTS, build_all  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "schedules"
 CAPS = ["--workers", "2", "--cell-seconds", "20", "--wall-seconds", "90", "--cpu-seconds", "120",
         "--memory-mb", "3500", "--output-bytes", "1000000"]
