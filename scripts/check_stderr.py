@@ -16,6 +16,7 @@ TF_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IW]\d{4} [\d:.]+\s+\d+ \S+\.(cc|h):\d+\] .*"
     r"|E\d{4} [\d:.]+\s+\d+ cuda_\w+\.cc:\d+\] Unable to register .*"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\."
     r"|\s*)$")
 
 

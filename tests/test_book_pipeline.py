@@ -106,7 +106,8 @@ def test_chapter_and_its_notebook_are_in_sync(markdown):
                                   "autograded/alice/schedules/schedules.ipynb",
                                   "feedback/alice/schedules/schedules.html",
                                   "gradebook.db", "grades.csv", "grading-report/index.html",
-                                  "exercises/submitted/x.ipynb"])
+                                  "exercises/submitted/x.ipynb",
+                                  "downloaded/schedules/archive/alice--schedules.ipynb"])
 def test_gitignore_keeps_grading_work_out_of_git(path):
     result = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
     assert result.returncode == 0, f"{path} is not ignored by .gitignore"
