@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -48,17 +47,14 @@ def one_run(workers: int, copies: int, tmp: Path, env: dict) -> float:
                     str(course)], check=True, env=env, cwd=REPO)
     cmd = [sys.executable, "-m", "grading", "schedules", str(subs), "--course-root", str(course),
            "--workers", str(workers), "--threads", "1", "--no-feedback", "--no-report", "--no-progress"]
-    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
     seconds = time.monotonic() - start
-    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if proc.returncode != 0 or f"{copies} graded now" not in proc.stdout:
         sys.exit(f"grading failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
     if "Every submission was graded fully." not in proc.stdout:
         sys.exit(f"the reference was not graded fully:\n{proc.stdout}")
-    return seconds, cpu
+    return seconds
 
 
 def main() -> None:
@@ -74,12 +70,10 @@ def main() -> None:
         results = {}
         for w in a.workers:
             load = os.getloadavg()[0]
-            s, cpu = one_run(w, a.copies, tmp, env)
+            s = one_run(w, a.copies, tmp, env)
             results[w] = s
             print(f"workers={w}: {s:6.1f} s for {a.copies} submissions, "
-                  f"{a.copies / s * 60:5.2f} submissions/min; CPU {cpu:.0f} s "
-                  f"({cpu / a.copies:.1f} s per submission, {cpu / s:.2f} cores busy on average); "
-                  f"load average before: {load:.1f}", flush=True)
+                  f"{a.copies / s * 60:5.2f} submissions/min (load average before: {load:.1f})", flush=True)
         base = results.get(1)
         if base:
             for w, s in results.items():
