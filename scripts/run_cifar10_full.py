@@ -1,7 +1,7 @@
 """Run the CIFAR-10 capstone's reference solution outside the test suite.
 
-    .venv/bin/python scripts/run_cifar10_full.py                  # the full profile (~40 min on 2 cores)
-    .venv/bin/python scripts/run_cifar10_full.py --smoke          # same code path, tiny sizes (~3 min)
+    .venv/bin/python scripts/run_cifar10_full.py                  # the full profile (~25-40 min on 2 cores)
+    .venv/bin/python scripts/run_cifar10_full.py --smoke          # same code path, tiny sizes (~5 min)
     .venv/bin/python scripts/run_cifar10_full.py --budget-seeds 5 # the grading budget's accuracies
 
 Full profile: executes solutions/cifar10/cifar10.ipynb with COURSE_PROFILE=full in a kernel whose
