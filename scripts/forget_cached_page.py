@@ -13,11 +13,10 @@ from jupyter_cache import get_cache
 
 def forget(cache_dir, suffix):
     cache = get_cache(cache_dir)
-    forgotten = [r.uri for r in cache.list_cache_records() if r.uri.endswith(suffix)]
-    for record in cache.list_cache_records():
-        if record.uri.endswith(suffix):
-            cache.remove_cache_record(record.pk)
-    return forgotten
+    records = [r for r in cache.list_cache_records() if r.uri.endswith(suffix)]
+    for record in records:
+        cache.remove_cache(record.pk)
+    return [r.uri for r in records]
 
 
 if __name__ == "__main__":
