@@ -14,7 +14,7 @@ def build_deep_model(n_hidden=20, n_neurons=100, learning_rate=1e-4):
     return model
 # %% callbacks
 def make_callbacks(patience=10):
-    stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=patience, restore_best_weights=True)
     return [keras.callbacks.TerminateOnNaN(), stop]
 
 

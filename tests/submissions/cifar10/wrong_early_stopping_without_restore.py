@@ -2,7 +2,7 @@
 # why: EarlyStopping keeps the last epoch's weights (restore_best_weights left at False)
 # %% callbacks
 def make_callbacks(patience=10):
-    return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)]
+    return [keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience)]
 
 
 def train_model(model, data, epochs, batch_size=32, callbacks=None):
