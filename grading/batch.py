@@ -381,8 +381,11 @@ class Batch:
                 jdir = work / f"{student}--{nb_id}"
                 jdir.mkdir()
                 nbformat.write(nb, jdir / "in.ipynb")
-                conn = tempfile.mkdtemp(prefix="g", dir="/tmp")
-                os.chmod(conn, 0o700)
+                # Connection files and sockets: a short path (Unix sockets allow ~107 bytes)
+                # inside this run's work folder, bound into this one sandbox only.
+                conn = work / "c" / str(len(jobs))
+                conn.mkdir(parents=True, mode=0o700)
+                conn = str(conn)
                 spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix,
                                    datasets=runtime["datasets"], keras_seed=runtime["keras_seed"],
                                    ipythondir=runtime["ipythondir"], scratch=str(jdir / "scratch"),
