@@ -40,6 +40,7 @@ if [[ "$COURSE_PROFILE" == full && -z "${BOOK_DIR:-}" ]]; then
   echo "Full-profile results copied to results/full/ (commit them)."
   if [[ "$(cat results/full/*.csv 2>/dev/null | sha256sum)" != "$before" ]]; then
     python "$REPO/scripts/forget_cached_page.py" "$OUT/_build/.jupyter_cache" chapters/results.md
+    touch chapters/results.md   # so that Sphinx reads the page again
     jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" 2>&1 \
       | tee "$OUT/build-results-page.log"
   fi
