@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -206,3 +207,28 @@ def grade_variants(repo: Path, assignment: str, workdir: Path, env: dict,
                                                   notebooks / f"{path.stem}.ipynb")
         headers[path.stem] = meta
     return grade_batch(repo, assignment, submissions, workdir, env), headers
+
+
+def publish(report: str, request) -> None:
+    """Print a points table and show it in pytest's terminal output, with or without -s."""
+    print(report)
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("\n" + report)
+
+
+def grade_variants_with_report(repo: Path, assignment: str, workdir: Path, env: dict,
+                               request) -> tuple[dict, dict, dict, str]:
+    """grade_variants, plus the maximum points and a published submission -> points table.
+
+    Returns (results, headers, maxima, report)."""
+    start = time.perf_counter()
+    results, headers = grade_variants(repo, assignment, workdir, env)
+    seconds = time.perf_counter() - start
+    maxima = max_points(repo, assignment)
+    report = (f"{assignment}: {len(results)} submissions autograded in {seconds:.0f} s "
+              f"({seconds / len(results):.1f} s each), "
+              f"COURSE_GRADING_SEED={env.get('COURSE_GRADING_SEED')}\n"
+              f"{format_points_table(results, maxima)}")
+    publish(report, request)
+    return results, headers, maxima, report

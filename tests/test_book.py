@@ -1,7 +1,6 @@
 """What a reader gets: the quick build of the real book, checked page by page."""
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml

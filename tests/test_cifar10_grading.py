@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from batch_grading import format_points_table, grade_variants, max_points, read_variant
+from batch_grading import format_points_table, grade_variants, max_points, publish, read_variant
 
 ASSIGNMENT = "cifar10"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
@@ -71,10 +71,7 @@ def graded(repo, offline_env, tmp_path_factory, request):
               f"({seconds / len(results):.1f} s each, kernel time per notebook in the last column), "
               f"COURSE_GRADING_SEED={GRADING_SEED}, load average {os.getloadavg()[0]:.1f}\n"
               + "\n".join(lines) + "\n(autograded cells only; the written comparison is graded by hand)")
-    print(report)
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("\n" + report)
+    publish(report, request)
     return auto, headers, maxima, report, kernel
 
 

@@ -8,12 +8,11 @@ The statistical checks of the notebook (mean and standard deviation of a large s
 standard errors) are also run in-process over many seeds: with the reference initializer they
 must never fail, and they must always catch the wrong variants (no flaky grades either way)."""
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from batch_grading import format_points_table, grade_variants, max_points, read_variant
+from batch_grading import grade_variants_with_report, read_variant
 
 ASSIGNMENT = "initializers"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
@@ -25,18 +24,8 @@ GRADING_SEED = os.environ.get("COURSE_GRADING_SEED", "314159")
 @pytest.fixture(scope="module")
 def graded(repo, offline_env, tmp_path_factory, request):
     env = dict(offline_env, COURSE_GRADING_SEED=GRADING_SEED)
-    start = time.perf_counter()
-    results, headers = grade_variants(repo, ASSIGNMENT, tmp_path_factory.mktemp(ASSIGNMENT), env)
-    seconds = time.perf_counter() - start
-    maxima = max_points(repo, ASSIGNMENT)
-    table = format_points_table(results, maxima)
-    report = (f"{ASSIGNMENT}: {len(results)} submissions autograded in {seconds:.0f} s "
-              f"({seconds / len(results):.1f} s each), COURSE_GRADING_SEED={GRADING_SEED}\n{table}")
-    print(report)
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("\n" + report)
-    return results, headers, maxima, report
+    return grade_variants_with_report(repo, ASSIGNMENT, tmp_path_factory.mktemp(ASSIGNMENT), env,
+                                      request)
 
 
 @pytest.mark.slow

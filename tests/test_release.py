@@ -5,7 +5,6 @@ nbgrader_config.py; the cells (type, source, nbgrader metadata) and the list of 
 exactly. After editing solutions/, run `nbgrader generate_assignment NAME --force` and commit."""
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat

@@ -4,12 +4,11 @@ Every wrong variant in tests/submissions/schedules/ must lose points on the test
 its `# expect:` header; every correct variant and the reference solution get full marks; the
 untouched release gets 0 without crashing the grader."""
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from batch_grading import format_points_table, grade_variants, max_points, read_variant
+from batch_grading import grade_variants_with_report, read_variant
 
 ASSIGNMENT = "schedules"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
@@ -23,18 +22,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def graded(repo, offline_env, tmp_path_factory, request):
     env = dict(offline_env, COURSE_GRADING_SEED=GRADING_SEED)
-    start = time.perf_counter()
-    results, headers = grade_variants(repo, ASSIGNMENT, tmp_path_factory.mktemp(ASSIGNMENT), env)
-    seconds = time.perf_counter() - start
-    maxima = max_points(repo, ASSIGNMENT)
-    table = format_points_table(results, maxima)
-    report = (f"{ASSIGNMENT}: {len(results)} submissions autograded in {seconds:.0f} s "
-              f"({seconds / len(results):.1f} s each), COURSE_GRADING_SEED={GRADING_SEED}\n{table}")
-    print(report)
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("\n" + report)
-    return results, headers, maxima, report
+    return grade_variants_with_report(repo, ASSIGNMENT, tmp_path_factory.mktemp(ASSIGNMENT), env,
+                                      request)
 
 
 def test_points_table(graded, record_property):
