@@ -137,7 +137,13 @@ def test_sandbox_blocks_files_and_network(hostile_batch):
         expect = hostile_batch["cases"][student][2]
         text = _outputs_text(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
         assert expect["stdout_has"] in text, (student, text[:2000])
-        assert expect["stdout_lacks"] not in text, (student, text[:2000])
+        leaks = [line for line in text.splitlines() if expect["stdout_lacks"] in line]
+        if student == "writer":
+            # When the repository lives under /tmp (CI's clean clone), bwrap creates the parents
+            # of the read-only venv mount inside the sandbox's private /tmp, so a write "into the
+            # repo root" lands in that throw-away tmpfs. What counts is the host, checked below.
+            leaks = [line for line in leaks if line.split()[1:2] not in (["repo_root"], ["course_root"])]
+        assert not leaks, (student, text[:2000])
     assert not hostile_batch["reached"], "a kernel reached the host's loopback"
     assert not (course / "owned.txt").exists()
     assert not (hostile_batch["repo"] / "owned.txt").exists()
