@@ -9,7 +9,10 @@ REQUIREMENTS="${COURSE_REQUIREMENTS:-$REPO/requirements.txt}"
 PYTHON_BIN="${PYTHON:-python3}"
 
 phase_start() { PHASE_NAME="$1"; PHASE_T0=$(date +%s); echo "==> $1"; }
-phase_end() { echo "<== $PHASE_NAME: $(( $(date +%s) - PHASE_T0 )) s"; PHASE_TIMES+=("$PHASE_NAME: $(( $(date +%s) - PHASE_T0 )) s"); }
+phase_end() {
+  local line="$PHASE_NAME: $(( $(date +%s) - PHASE_T0 )) s"
+  echo "<== $line"; PHASE_TIMES+=("$line")
+}
 PHASE_TIMES=()
 
 ensure_venv() {
