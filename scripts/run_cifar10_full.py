@@ -123,9 +123,10 @@ def comparison_markdown(rows: list[dict], seconds: float, smoke: bool) -> str:
              "", f"{versions}; {device}; whole notebook {seconds / 60:.1f} min.", "",
              "Validation accuracy (5,000 images) of the weights kept; reference figures from "
              "ANCHOR_RESULTS.md, exercise 8 (2nd edition published / 3rd edition's code re-run "
-             "here on 2 CPU cores).", "",
-             "| part | ours: val. acc. | best epoch | s/epoch | lr | target | 2nd ed. | re-run | re-run s/epoch |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "here on 2 CPU cores). lr: the learning rate a run starts with; last lr: the rate at "
+             "its end (the plateau schedule of parts b-e, the 1cycle schedule of part f).", "",
+             "| part | ours: val. acc. | best epoch | s/epoch | lr | last lr | target | 2nd ed. | re-run | re-run s/epoch |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def fmt(x, spec):
         return "—" if x is None else format(x, spec)
@@ -136,11 +137,12 @@ def comparison_markdown(rows: list[dict], seconds: float, smoke: bool) -> str:
         best = values.get((key, "best_epoch"))
         spe = values.get((key, "seconds_per_epoch"))
         lr = values.get((key, "learning_rate"))
+        last_lr = values.get((key, "last_learning_rate"))
         second, rerun = ref.get("2nd ed."), ref.get("re-run")
         target = TARGETS.get(part)
         mark = "" if acc is None or target is None else (" ✓" if acc >= target else " ✗")
         lines.append(f"| {part} | {fmt(acc, '.4f')}{mark} | {fmt(best and int(best), 'd')} | "
-                     f"{fmt(spe, '.1f')} | {fmt(lr, 'g')} | {fmt(target, '.2f')} | "
+                     f"{fmt(spe, '.1f')} | {fmt(lr, 'g')} | {fmt(last_lr, '.2g')} | {fmt(target, '.2f')} | "
                      f"{fmt(second and second[0], '.4f')} | {fmt(rerun and rerun[0], '.4f')} | "
                      f"{fmt(rerun and rerun[2], '.1f')} |")
     searches = sorted((n, v) for (n, m), v in values.items() if "_search_lr_" in n)
