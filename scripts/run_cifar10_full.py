@@ -117,6 +117,8 @@ def read_rows(path: Path) -> list[dict]:
 
 def comparison_markdown(rows: list[dict], seconds: float, smoke: bool) -> str:
     values = {(r["name"], r["metric"]): float(r["value"]) for r in rows}
+    runs = {r["name"]: (int(float(r["epochs"])), float(r["seconds"])) for r in rows
+            if r["metric"] == "val_accuracy"}  # epochs run and wall time of each part's training
     versions = rows[0]["versions"] if rows else "?"
     device = rows[0]["device"] if rows else "?"
     lines = [f"# CIFAR-10 capstone: full-profile results{' (SMOKE RUN, sizes patched down)' if smoke else ''}",
@@ -125,8 +127,8 @@ def comparison_markdown(rows: list[dict], seconds: float, smoke: bool) -> str:
              "ANCHOR_RESULTS.md, exercise 8 (2nd edition published / 3rd edition's code re-run "
              "here on 2 CPU cores). lr: the learning rate a run starts with; last lr: the rate at "
              "its end (the plateau schedule of parts b-e, the 1cycle schedule of part f).", "",
-             "| part | ours: val. acc. | best epoch | s/epoch | lr | last lr | target | 2nd ed. | re-run | re-run s/epoch |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| part | ours: val. acc. | best epoch | epochs run | s/epoch | run time (s) | lr | last lr | target | 2nd ed. | re-run | re-run s/epoch |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def fmt(x, spec):
         return "—" if x is None else format(x, spec)
@@ -138,11 +140,12 @@ def comparison_markdown(rows: list[dict], seconds: float, smoke: bool) -> str:
         spe = values.get((key, "seconds_per_epoch"))
         lr = values.get((key, "learning_rate"))
         last_lr = values.get((key, "last_learning_rate"))
+        epochs_run, run_seconds = runs.get(key, (None, None)) if part != "e (MC)" else (None, None)
         second, rerun = ref.get("2nd ed."), ref.get("re-run")
         target = TARGETS.get(part)
         mark = "" if acc is None or target is None else (" ✓" if acc >= target else " ✗")
         lines.append(f"| {part} | {fmt(acc, '.4f')}{mark} | {fmt(best and int(best), 'd')} | "
-                     f"{fmt(spe, '.1f')} | {fmt(lr, 'g')} | {fmt(last_lr, '.2g')} | {fmt(target, '.2f')} | "
+                     f"{fmt(epochs_run, 'd')} | {fmt(spe, '.1f')} | {fmt(run_seconds, '.0f')} | {fmt(lr, 'g')} | {fmt(last_lr, '.2g')} | {fmt(target, '.2f')} | "
                      f"{fmt(second and second[0], '.4f')} | {fmt(rerun and rerun[0], '.4f')} | "
                      f"{fmt(rerun and rerun[2], '.1f')} |")
     searches = sorted((n, v) for (n, m), v in values.items() if "_search_lr_" in n)
