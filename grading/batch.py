@@ -382,7 +382,8 @@ class Batch:
                 jdir.mkdir()
                 nbformat.write(nb, jdir / "in.ipynb")
                 # Connection files and sockets: a short path (Unix sockets allow ~107 bytes)
-                # inside this run's work folder, bound into this one sandbox only.
+                # inside this run's work folder, bound into this one sandbox only. The worker
+                # removes it; one a killed worker leaves goes with the work folder.
                 conn = work / "c" / str(len(jobs))
                 conn.mkdir(parents=True, mode=0o700)
                 conn = str(conn)
@@ -468,8 +469,6 @@ class Batch:
                     "seconds": time.monotonic() - start}
         finally:
             log.close()
-            with contextlib.suppress(Exception):  # the worker removes it, unless it was killed
-                shutil.rmtree(json.loads((jdir / "job.json").read_text())["sandbox"]["conn_dir"])
         try:
             return json.loads((jdir / "result.json").read_text())
         except Exception:
