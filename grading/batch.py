@@ -32,6 +32,8 @@ from pathlib import Path
 import nbformat
 
 from .collect import Submission, collect
+from . import checks as checks_mod
+from . import judge
 from .guard import guard_source
 from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox
 
@@ -57,6 +59,7 @@ class Options:
     report: bool = True
     progress: bool = True
     env: dict = field(default_factory=dict)
+    seed: str | None = None   # hidden parameters' seed: stays in the grader (checks modules)
 
 
 # ----------------------------------------------------------------------------------- config
@@ -119,6 +122,7 @@ class Batch:
         ) / f".grading-state-{self.assignment}.json"
         self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
         self.log_lines: list[str] = []
+        self.checks = checks_mod.load(self.assignment)
 
     # ------------------------------------------------------------------------- the gradebook
     def gradebook(self):
@@ -189,7 +193,8 @@ class Batch:
         mount = f"{DATA_MOUNT}/datasets" if self.opts.sandbox else str(datasets)
         kernel_env.write_startup(startup, Path(mount) if have_data else None)
         self.token = secrets.token_hex(8)
-        (startup / "profile_default" / "startup" / "50-grading-guard.py").write_text(guard_source(self.token))
+        if self.checks is None:  # legacy assignments: tests run in the kernel, keep the guard
+            (startup / "profile_default" / "startup" / "50-grading-guard.py").write_text(guard_source(self.token))
         for p in [startup, *startup.rglob("*")]:
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
         os.chmod(work, 0o755)
@@ -336,6 +341,7 @@ class Batch:
                    "skipped_unchanged": skipped_same, "skipped_files": skipped, "problems": {}}
         work = Path(tempfile.mkdtemp(prefix=f"grading-{self.assignment}-"))
         try:
+            self.start_verdicts(tests)
             runtime = self.prepare_runtime(work)
             self._grade(todo, subs, locked, tests, release, runtime, work, summary)
         finally:
@@ -380,6 +386,7 @@ class Batch:
                     continue
                 jdir = work / f"{student}--{nb_id}"
                 jdir.mkdir()
+                self.before_execution(student, nb_id, nb, sub, tests[nb_id])
                 nbformat.write(nb, jdir / "in.ipynb")
                 # Connection files and sockets: a short path (Unix sockets allow ~107 bytes)
                 # inside this run's work folder, bound into this one sandbox only. The worker
@@ -390,11 +397,12 @@ class Batch:
                 spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix,
                                    datasets=runtime["datasets"], keras_seed=runtime["keras_seed"],
                                    ipythondir=runtime["ipythondir"], scratch=str(jdir / "scratch"),
-                                   conn_dir=conn, caps=opts.caps, env=dict(opts.env),
+                                   conn_dir=conn, caps=opts.caps, env=self.kernel_env(),
                                    sandbox=opts.sandbox)
                 job = {"input": str(jdir / "in.ipynb"), "output": str(jdir / "out.ipynb"),
                        "result": str(jdir / "result.json"), "sandbox": spec.to_json(),
-                       "token": self.token, "instructor_ids": locked[nb_id], "test_ids": tests[nb_id]}
+                       "token": self.token, "instructor_ids": locked[nb_id], "test_ids": tests[nb_id],
+                       "guard": self.checks is None}
                 (jdir / "job.json").write_text(json.dumps(job))
                 jobs[(student, nb_id)] = (jdir, nb)
             jobs_problems = problems
@@ -428,6 +436,8 @@ class Batch:
                         executed = None
                 if executed is None:
                     executed = self.abort_notebook(sanitized, "; ".join(result.get("reasons", [])) or "worker failed")
+                problems += [p for p in self.after_execution(student, nb_id, executed, release.get(nb_id, {}))
+                             if p not in problems]
                 try:
                     self.save_grades(student, nb_id, executed)
                 except Exception as exc:
@@ -448,6 +458,36 @@ class Batch:
                     bar.update(1)
         if bar is not None:
             bar.close()
+
+    # ------------------------------------------------------------ verdicts (grading.judge)
+    def start_verdicts(self, tests) -> None:
+        """Checks of every test cell and the hidden parameters' seed (never sent to a kernel)."""
+        self._probes = {}
+        if self.checks is None:
+            return
+        missing = judge.missing_checks(self.checks, tests)
+        if missing:
+            raise GradingError(f"grading/checks/{self.assignment}.py has no check for {', '.join(missing)}")
+        self.seed = judge.grading_seed(self.opts.seed or os.environ.get("COURSE_GRADING_SEED"),
+                                       self.state_path.parent)
+
+    def kernel_env(self) -> dict:
+        env = dict(self.opts.env)
+        env.pop("COURSE_GRADING_SEED", None)
+        if self.checks is None and (self.opts.seed or os.environ.get("COURSE_GRADING_SEED")):
+            env["COURSE_GRADING_SEED"] = str(self.opts.seed or os.environ["COURSE_GRADING_SEED"])
+        return env
+
+    def before_execution(self, student, nb_id, nb, sub, test_ids) -> None:
+        if self.checks is not None:
+            self._probes[(student, nb_id)] = judge.install_probes(
+                nb, self.checks, set(test_ids), self.seed, student, sub.digest())
+
+    def after_execution(self, student, nb_id, executed, release_cells) -> list[str]:
+        probes = self._probes.pop((student, nb_id), None)
+        if probes is None:
+            return []
+        return judge.decide(executed, probes, release_cells)
 
     def _run_worker(self, jdir: Path) -> dict:
         caps = self.opts.caps

@@ -50,16 +50,15 @@ def parse_args(argv=None) -> Options:
                    help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
     a = p.parse_args(argv)
     env = {"COURSE_PROFILE": a.profile}
-    seed = a.seed or os.environ.get("COURSE_GRADING_SEED")
-    if seed:
-        env["COURSE_GRADING_SEED"] = str(seed)
+    seed = a.seed or os.environ.get("COURSE_GRADING_SEED")  # kept by the grader (see Batch.kernel_env)
     caps = Caps(cell_seconds=a.cell_seconds or 0, wall_seconds=a.wall_seconds,
                 cpu_seconds=a.cpu_seconds, memory_mb=a.memory_mb, output_bytes=a.output_bytes,
                 threads=a.threads)
     return Options(assignment=a.assignment, submissions=a.submissions, course_root=a.course_root,
                    workers=a.workers, regex=a.regex, db_url=a.db_url, caps=caps,
                    sandbox=not a.no_sandbox, datasets=a.datasets, feedback=not a.no_feedback,
-                   report=not a.no_report, progress=not a.no_progress, env=env)
+                   report=not a.no_report, progress=not a.no_progress, env=env,
+                   seed=str(seed) if seed else None)
 
 
 def main(argv=None) -> int:

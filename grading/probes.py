@@ -1,0 +1,190 @@
+"""Probe cells: the kernel side of a grader-decided verdict.
+
+For every autograded test cell of an assignment that has a checks module (`grading/checks/`),
+the grader replaces the cell's source, after nbgrader's sanitizing and before the notebook goes
+to the sandbox, by a *probe cell* built here. A probe cell
+
+- calls the student's functions on the inputs the grader chose (hidden parameters appear only as
+  these inputs: no expected value, no reference code, no seed is ever in it);
+- converts what came back to plain JSON data (numbers, strings, lists, dicts; tensors and arrays
+  become nested lists) and catches every exception per observation, reporting only its type;
+- publishes everything as ONE output with the media type `MIME` (`application/vnd.tdnn.probe+json`).
+
+The grader reads back only that output (`read_report`: bounded in size and depth, parsed
+defensively) and judges it outside the kernel (`grading.verdicts`). A probe cell is a function
+body run once: names it binds are local, `keras` and `numpy` are imported afresh inside it, so a
+student's rebinding of `np` or of a notebook helper changes nothing; a student who breaks the
+import machinery, `json` or IPython's display only loses the report, and a missing report is a
+failed cell. Nothing the kernel reports is ever taken as a verdict.
+"""
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+MIME = "application/vnd.tdnn.probe+json"
+MAX_REPORT_BYTES = 2_000_000   # a report larger than this is refused (the cell fails)
+MAX_DEPTH = 8                  # nesting of lists/dicts in one observed value
+MAX_ITEMS = 20_000             # numbers in one observed array
+
+# Runs in the kernel. Only standard-library and course-library calls; no grader data.
+KERNEL_HELPERS = r'''
+import math as _m
+import numpy as np
+try:
+    import keras
+except Exception:  # the probe still reports what it can
+    keras = None
+_results = {}
+
+def _data(x, depth=0):
+    if depth > %(depth)d:
+        return None
+    if x is None or isinstance(x, (bool, str)):
+        return x if not isinstance(x, str) else x[:200]
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float):
+        return x if _m.isfinite(x) else repr(x)
+    if isinstance(x, dict):
+        return {str(k)[:100]: _data(v, depth + 1) for k, v in list(x.items())[:200]}
+    if isinstance(x, (list, tuple)):
+        return [_data(v, depth + 1) for v in list(x)[:%(items)d]]
+    try:
+        if keras is not None and not isinstance(x, np.ndarray):
+            x = keras.ops.convert_to_numpy(x)
+        a = np.asarray(x)
+    except Exception:
+        return None
+    if a.dtype.kind not in "biuf" or a.size > %(items)d:
+        return None
+    a = a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.int64) if a.dtype.kind in "iu" else a
+    if a.ndim == 0:
+        return _data(a.item(), depth)
+    return _data(a.tolist(), depth)
+
+def _kind(x):
+    if x is None or isinstance(x, (bool, int, float, str, list, tuple, dict)):
+        return type(x).__name__
+    if isinstance(x, np.ndarray):
+        return "ndarray"
+    if isinstance(x, np.generic):
+        return "numpy_scalar"
+    try:
+        if keras is not None and keras.ops.is_tensor(x):
+            return "tensor"
+    except Exception:
+        pass
+    return "object"
+
+def _error(exc):
+    return {"error": type(exc).__name__[:60]}
+
+def record(key, thunk):
+    """Observe thunk(): its value as data, its kind, or the type of the exception it raised."""
+    try:
+        value = thunk()
+    except Exception as exc:
+        _results[key] = _error(exc)
+        return None
+    try:
+        _results[key] = {"value": _data(value), "kind": _kind(value)}
+    except Exception as exc:
+        _results[key] = _error(exc)
+    return value
+''' % {"depth": MAX_DEPTH, "items": MAX_ITEMS}
+
+
+def probe_source(steps: list[tuple[str, str]]) -> str:
+    """The source of a probe cell.
+
+    `steps`: (key, code) pairs run in order inside one function; each step is wrapped so that an
+    exception in it is recorded under `key` (as {"error": type}) and the next steps still run.
+    Steps observe values with `record(key, lambda: expression)`; names they assign are shared
+    (declare them `nonlocal`-free: they are plain locals of the probe function)."""
+    body = [KERNEL_HELPERS.strip("\n")]
+    for key, code in steps:
+        body.append("try:")
+        body.append(textwrap.indent(textwrap.dedent(code).strip("\n") or "pass", "    "))
+        body.append("except Exception as _exc:")
+        body.append(f"    _results[{key!r}] = _error(_exc)")
+    body.append("from IPython.display import display")
+    body.append(f"display({{{MIME!r}: {{'v': 1, 'results': _results}}}}, raw=True)")
+    return ("# Grading probe, written by python -m grading: it reports what your code returns;\n"
+            "# the grader decides the result outside this notebook.\n"
+            "def __grading_probe():\n" + textwrap.indent("\n".join(body), "    ")
+            + "\n__grading_probe()\ndel __grading_probe\n")
+
+
+class ReportError(ValueError):
+    """The probe output of a cell is missing, duplicated, too large or malformed."""
+
+
+def _check_data(value, depth=0) -> None:
+    if depth > MAX_DEPTH + 2:
+        raise ReportError("observed value nested too deeply")
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ReportError("non-finite number in the report")
+        return
+    if isinstance(value, list):
+        for v in value:
+            _check_data(v, depth + 1)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ReportError("non-string key in the report")
+            _check_data(v, depth + 1)
+        return
+    raise ReportError(f"unexpected {type(value).__name__} in the report")
+
+
+def read_report(outputs) -> dict:
+    """key -> {"value": data, "kind": str} or {"error": exception type}, from a cell's outputs.
+
+    Exactly one output with the probe media type is accepted; anything else the cell printed is
+    ignored. Raises ReportError when there is no usable report."""
+    found = []
+    for out in outputs or []:
+        if not isinstance(out, dict) or out.get("output_type") not in ("display_data", "execute_result"):
+            continue
+        data = out.get("data")
+        if isinstance(data, dict) and MIME in data:
+            found.append(data[MIME])
+    if not found:
+        raise ReportError("the test did not run to the end (no observations came back)")
+    if len(found) > 1:
+        raise ReportError("more than one report came back from this cell (output forged?)")
+    report = found[0]
+    if isinstance(report, str):  # nbformat normally parses JSON media types; be lenient
+        if len(report) > MAX_REPORT_BYTES:
+            raise ReportError("report too large")
+        try:
+            report = json.loads(report)
+        except ValueError:
+            raise ReportError("report is not valid JSON") from None
+    try:
+        size = len(json.dumps(report, allow_nan=False))
+    except (TypeError, ValueError):
+        raise ReportError("report is not plain JSON data") from None
+    if size > MAX_REPORT_BYTES:
+        raise ReportError("report too large")
+    if not isinstance(report, dict) or report.get("v") != 1 or not isinstance(report.get("results"), dict):
+        raise ReportError("report has the wrong structure")
+    results = {}
+    for key, entry in report["results"].items():
+        if not isinstance(entry, dict):
+            raise ReportError("report has the wrong structure")
+        clean = {}
+        if "error" in entry:
+            clean["error"] = str(entry["error"])[:60]
+        else:
+            _check_data(entry.get("value"))
+            clean["value"] = entry.get("value")
+            clean["kind"] = str(entry.get("kind", ""))[:30]
+        results[str(key)] = clean
+    return results
