@@ -96,6 +96,23 @@ def _set_pdeathsig():
         pass
 
 
+def drop_duplicate_cells(nb) -> list[str]:
+    """Copy-pasted nbgrader cells: only the last copy keeps its nbgrader metadata (as nbgrader's
+    DeduplicateIds does, whose emptied metadata would make OverwriteCells fail with KeyError);
+    the earlier copies become ordinary cells. Reported, not punished."""
+    last, problems = {}, []
+    for index, cell in enumerate(nb.cells):
+        gid = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if gid:
+            last[gid] = index
+    for index, cell in enumerate(nb.cells):
+        gid = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if gid and last[gid] != index:
+            del cell.metadata["nbgrader"]
+            problems.append(f"cell {gid} appears more than once (copied?): only its last copy is graded")
+    return list(dict.fromkeys(problems))
+
+
 class Batch:
     def __init__(self, opts: Options):
         self.opts = opts
@@ -266,6 +283,7 @@ class Batch:
             for key in list(cell.get("metadata", {})):
                 if key not in ("nbgrader", "deletable", "editable", "tags"):
                     del cell.metadata[key]
+        problems += drop_duplicate_cells(nb)
         resources = self._resources(student, nb_id, ".")
         try:
             for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):

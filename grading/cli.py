@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import budgets
 from .batch import REPO, Batch, GradingError, Options
 from .collect import SubmissionError
 from .sandbox import Caps, SandboxUnavailable
@@ -33,8 +34,10 @@ def parse_args(argv=None) -> Options:
     p.add_argument("--db-url", help="gradebook URL, e.g. postgresql://user@host/tdnn "
                                     "(default: sqlite:///COURSE_ROOT/gradebook.db)")
     p.add_argument("--cell-seconds", type=int, default=None,
-                   help="timeout per cell (default: Execute.timeout of nbgrader_config.py)")
-    p.add_argument("--wall-seconds", type=int, default=d.wall_seconds, help="wall time per submission")
+                   help="timeout per cell (default: from the reference's measured time in "
+                        "grading/budgets.json, else Execute.timeout of nbgrader_config.py)")
+    p.add_argument("--wall-seconds", type=int, default=None,
+                   help=f"wall time per submission (default: from grading/budgets.json, else {d.wall_seconds})")
     p.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help="CPU time per kernel")
     p.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space per kernel (MB)")
     p.add_argument("--output-bytes", type=int, default=d.output_bytes, help="output bytes per cell")
@@ -51,7 +54,9 @@ def parse_args(argv=None) -> Options:
     a = p.parse_args(argv)
     env = {"COURSE_PROFILE": a.profile}
     seed = a.seed or os.environ.get("COURSE_GRADING_SEED")  # kept by the grader (see Batch.kernel_env)
-    caps = Caps(cell_seconds=a.cell_seconds or 0, wall_seconds=a.wall_seconds,
+    measured = budgets.defaults(a.assignment)  # multiples of the reference's measured time
+    caps = Caps(cell_seconds=a.cell_seconds or (measured[0] if measured else 0),
+                wall_seconds=a.wall_seconds or (measured[1] if measured else d.wall_seconds),
                 cpu_seconds=a.cpu_seconds, memory_mb=a.memory_mb, output_bytes=a.output_bytes,
                 threads=a.threads)
     return Options(assignment=a.assignment, submissions=a.submissions, course_root=a.course_root,

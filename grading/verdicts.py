@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -153,8 +152,10 @@ class Probe:
     def _remember(self, code: str) -> None:
         if self.hidden:
             import re
-            for lit in re.findall(r"(?<![\w.])-?\d+\.\d{3,}(?:e-?\d+)?|(?<![\w.])\d{3,}(?![\w.])", code):
+            for lit in re.findall(r"(?<![\w.])\d+\.\d{4,}(?:e-?\d+)?|(?<![\w.])\d{4,}(?![\w.])", code):
                 self.secrets.add(lit)
+                if "." in lit and len(lit) > 8:
+                    self.secrets.add(lit[:8])  # also as printed with fewer digits
 
     # ------------------------------------------------------------------ what the grader expects
     def expect(self, what: str, key_or_expr: str, test: Callable[[Observation], str | None],
@@ -267,10 +268,3 @@ def redact(cell, secrets: set[str]) -> bool:
     return dropped
 
 
-def secrets_of(values) -> set[str]:
-    """Literal forms of hidden numbers, as a student's print() would show them."""
-    out = set()
-    for v in values:
-        if isinstance(v, float) and math.isfinite(v) and v != round(v):
-            out.add(repr(v))
-    return out

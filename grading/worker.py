@@ -112,12 +112,23 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
             Execute.on_cell_executed(self, cell=cell, cell_index=cell_index,
                                      execute_reply=execute_reply)
             state["executed"] = cell_index
+            if cell_index in state["timed_out"] and not any(
+                    o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+                cell.outputs.append(error_output(
+                    "CellTimeoutError", f"this cell ran longer than {caps.cell_seconds} s and was interrupted"))
             if cell_index in state["capped"]:
                 cell.outputs.append(error_output(
                     "OutputLimitExceeded",
                     f"this cell printed more than {caps.output_bytes} bytes; output truncated"))
             if grade_id(cell) in instructor:
                 self._guard("record")
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            # nbgrader's Execute interrupts the kernel and answers with an error reply; nbclient
+            # then gives the kernel iopub_timeout (5 s) to become idle, else raises
+            # CellTimeoutError and the worker kills the kernel (later cells get errors).
+            state["timed_out"].add(state["current"])
+            return await super()._async_handle_timeout(timeout, cell)
 
     def timeout_func(cell):
         return max(1, int(min(caps.cell_seconds, deadline - time.monotonic()) + 0.999))
@@ -152,7 +163,7 @@ def run_job(job: dict) -> dict:
     spec = SandboxSpec.from_json(job["sandbox"])
     prepare_scratch(spec)
     nb = nbformat.read(job["input"], as_version=4)
-    state = {"deadline": start + spec.caps.wall_seconds, "out_bytes": {}, "capped": set(),
+    state = {"deadline": start + spec.caps.wall_seconds, "out_bytes": {}, "capped": set(), "timed_out": set(),
              "current": None, "executed": None}
     result = {"status": "ok", "reasons": [], "kernel_exit": None}
     ex = build_executor(job, spec, state)

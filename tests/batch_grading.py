@@ -13,6 +13,13 @@ points of every grade cell from the gradebook.
 Helpers to make submissions: `solution_sources` (the reference code of each solution cell),
 `build_submission` (the release notebook with some solution cells filled in) and
 `read_variant` (a variant file: `# %% <grade_id>` sections of code, `# expect: ...` headers).
+
+`grade_assignment` is what the quality suites use: ALL simulated students of an assignment (the
+reference, the release, every variant of `tests/submissions/<assignment>/` and every tampering
+case of its `tampering/` folder) graded by ONE `python -m grading` batch (sandboxed kernels,
+verdicts decided by the grader), cached for the test session by the `graded_assignment` fixture
+of tests/conftest.py. `grade_batch`/`grade_variants` (plain `nbgrader autograde`) remain for the
+trusted-notebook workflow and for assignments without a checks module.
 """
 from __future__ import annotations
 
@@ -232,3 +239,116 @@ def grade_variants_with_report(repo: Path, assignment: str, workdir: Path, env: 
               f"{format_points_table(results, maxima)}")
     publish(report, request)
     return results, headers, maxima, report
+
+
+# ------------------------------------------------------- one `python -m grading` batch per assignment
+
+GRADING_SEED = "314159"   # fixed for the tests; real courses keep theirs secret
+NOTEBOOK_EDITS = {}       # name -> function(notebook) for `# edit: NAME` headers
+
+
+def notebook_edit(name):
+    def register(fn):
+        NOTEBOOK_EDITS[name] = fn
+        return fn
+    return register
+
+
+@notebook_edit("forge_outputs")
+def _forge_outputs(nb):
+    """Saved outputs that claim every test passed (partial-credit form with full points)."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": str(meta["points"])},
+                                                   execution_count=1)]
+            cell.execution_count = 1
+
+
+@notebook_edit("duplicate_cells")
+def _duplicate_cells(nb):
+    """A student copy-pasted an answer cell and a test cell (same nbgrader metadata, same id)."""
+    import copy
+    out = []
+    for cell in nb.cells:
+        out.append(cell)
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in ("power", "test_power_visible"):
+            out.append(copy.deepcopy(cell))
+    nb.cells = out
+
+
+def assignment_cases(repo: Path, assignment: str, notebooks: Path) -> dict[str, tuple[Path, dict]]:
+    """student id -> (notebook, headers) for every simulated student of an assignment."""
+    repo = Path(repo)
+    folder = repo / "tests" / "submissions" / assignment
+    release = repo / "exercises" / assignment / f"{assignment}.ipynb"
+    reference = solution_sources(repo, assignment)
+    notebooks.mkdir(parents=True, exist_ok=True)
+    cases = {"reference": (build_submission(release, reference, notebooks / "reference.ipynb"),
+                           {"expect": "full", "why": "the instructor's solution"})}
+    shutil.copy2(release, notebooks / "release.ipynb")
+    cases["release"] = (notebooks / "release.ipynb", {"expect": "zero", "why": "the untouched release"})
+    for path in sorted(folder.glob("*.py")) + sorted(folder.glob("tampering/*.py")):
+        overrides, headers = read_variant(path)
+        student = ("tamper-" if path.parent.name == "tampering" else "") + path.stem.replace("_", "-")
+        base = {} if headers.get("base", "reference") == "release" else reference
+        out = build_submission(release, {**base, **overrides}, notebooks / f"{student}.ipynb")
+        if headers.get("edit"):
+            nb = nbformat.read(out, as_version=4)
+            NOTEBOOK_EDITS[headers["edit"]](nb)
+            nbformat.write(nb, out)
+        cases[student] = (out, headers)
+    return cases
+
+
+class GradedBatch:
+    """The result of one `python -m grading` batch: grades, headers, the course folder."""
+
+    def __init__(self, course, assignment, grades, headers, maxima, seconds, proc, seed):
+        self.course, self.assignment, self.grades, self.headers = course, assignment, grades, headers
+        self.maxima, self.seconds, self.proc, self.seed = maxima, seconds, proc, seed
+        self.table = (f"{assignment}: {len(grades)} submissions graded by python -m grading in "
+                      f"{seconds:.0f} s ({seconds / max(1, len(grades)):.1f} s each)\n"
+                      f"{format_points_table(grades, maxima)}")
+
+    def autograded(self, student: str) -> Path:
+        return self.course / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"
+
+    def feedback(self, student: str) -> Path:
+        return self.course / "feedback" / student / self.assignment / f"{self.assignment}.html"
+
+    def state(self) -> dict:
+        import json
+        return json.loads((self.course / "autograded" / f".grading-state-{self.assignment}.json").read_text())
+
+
+def grade_assignment(repo: Path, assignment: str, workdir: Path, env: dict,
+                     workers: int = 2, extra_args: tuple = ()) -> GradedBatch:
+    """Grade every simulated student of `assignment` in ONE `python -m grading` batch."""
+    repo, workdir = Path(repo), Path(workdir)
+    course = workdir / "course"
+    (course / "grading").mkdir(parents=True)
+    shutil.copy2(repo / "nbgrader_config.py", course / "nbgrader_config.py")
+    for name in ("__init__.py", "feedback.py"):
+        shutil.copy2(repo / "grading" / name, course / "grading" / name)
+    shutil.copytree(repo / "solutions" / assignment, course / "solutions" / assignment)
+    shutil.copytree(repo / "exercises" / assignment, course / "exercises" / assignment)
+    cases = assignment_cases(repo, assignment, workdir / "notebooks")
+    subs = workdir / "submissions"
+    for student, (notebook, _) in cases.items():
+        (subs / student).mkdir(parents=True)
+        shutil.copy2(notebook, subs / student / f"{assignment}.ipynb")
+    env = dict(env, PYTHONPATH=str(repo))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    cmd = [sys.executable, "-m", "grading", assignment, str(subs), "--course-root", str(course),
+           "--workers", str(workers), "--no-progress", "--seed", GRADING_SEED, *extra_args]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=AUTOGRADE_TIMEOUT)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m grading failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
+                           f"{proc.stderr[-6000:]}")
+    grades = read_grades(course, assignment, list(cases))
+    return GradedBatch(course, assignment, grades, {s: h for s, (_, h) in cases.items()},
+                       max_points(repo, assignment), seconds, proc, GRADING_SEED)

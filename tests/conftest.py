@@ -40,6 +40,25 @@ def offline_env(tmp_path_factory) -> dict:
     return env
 
 
+@pytest.fixture(scope="session")
+def graded_assignment(repo, offline_env, tmp_path_factory, request):
+    """graded_assignment("schedules") -> batch_grading.GradedBatch: every simulated student of
+    the assignment (reference, release, variants, tampering cases) graded in ONE sandboxed
+    `python -m grading` batch, once per test session, shared by all suites that read it."""
+    from batch_grading import grade_assignment, publish
+
+    cache = {}
+
+    def get(assignment: str):
+        if assignment not in cache:
+            batch = grade_assignment(repo, assignment, tmp_path_factory.mktemp(f"graded-{assignment}"),
+                                     offline_env)
+            publish(batch.table, request)
+            cache[assignment] = batch
+        return cache[assignment]
+    return get
+
+
 # Time per test file, printed at the end: the test command's phases.
 _FILE_SECONDS = defaultdict(float)
 

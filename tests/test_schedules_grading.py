@@ -1,62 +1,76 @@
-"""Grading quality of the schedules assignment: one autograde batch of simulated students.
+"""Grading quality of the schedules assignment, graded as `python -m grading` grades students.
 
-Every wrong variant in tests/submissions/schedules/ must lose points on the test cell named in
-its `# expect:` header; every correct variant and the reference solution get full marks; the
-untouched release gets 0 without crashing the grader."""
-import os
+All simulated students (tests/submissions/schedules/: correct variants, wrong answers, and the
+tampering cases of tests/test_tampering.py) are graded in ONE sandboxed batch with verdicts
+decided by the grader (fixture `graded_assignment`). Every wrong variant must lose points on the
+test cell named in its `# expect:` header; every correct variant and the reference get full
+marks; the untouched release gets 0. The plain `nbgrader autograde` workflow (trusted notebooks,
+in-kernel tests) is checked separately on the reference and the release."""
 from pathlib import Path
 
 import pytest
 
-from batch_grading import grade_variants_with_report, read_variant
+from batch_grading import grade_batch, max_points, read_variant, solution_sources, build_submission
 
 ASSIGNMENT = "schedules"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
-WRONG = sorted(p.stem for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
-CORRECT = sorted(p.stem for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
-GRADING_SEED = os.environ.get("COURSE_GRADING_SEED", "314159")
+WRONG = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
+CORRECT = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def graded(repo, offline_env, tmp_path_factory, request):
-    env = dict(offline_env, COURSE_GRADING_SEED=GRADING_SEED)
-    return grade_variants_with_report(repo, ASSIGNMENT, tmp_path_factory.mktemp(ASSIGNMENT), env,
-                                      request)
+def graded(graded_assignment):
+    return graded_assignment(ASSIGNMENT)
 
 
 def test_points_table(graded, record_property):
-    results, _, _, report = graded
-    record_property("points_table", report)
-    assert len(results) >= 2 + 8 + 3
+    record_property("points_table", graded.table)
+    assert len(graded.grades) >= 2 + 10 + 6
 
 
-def test_at_least_eight_wrong_and_three_correct():
-    assert len(WRONG) >= 8 and len(CORRECT) >= 3, (WRONG, CORRECT)
+def test_enough_variants():
+    assert len(WRONG) >= 10 and len(CORRECT) >= 6, (WRONG, CORRECT)
 
 
 def test_reference_gets_full_marks(graded):
-    results, _, maxima, report = graded
-    assert results["reference"] == maxima, report
+    assert graded.grades["reference"] == graded.maxima, graded.table
 
 
 def test_release_gets_zero(graded):
-    results, _, _, report = graded
-    assert results["release"]["total"] == 0, report
+    assert graded.grades["release"]["total"] == 0, graded.table
 
 
 @pytest.mark.parametrize("variant", CORRECT)
 def test_correct_variant_gets_full_marks(graded, variant):
-    results, headers, maxima, report = graded
-    lost = {k: v for k, v in results[variant].items() if v < maxima[k]}
-    assert not lost, f"{variant} ({headers[variant].get('why')}) lost points on {lost}\n{report}"
+    lost = {k: v for k, v in graded.grades[variant].items() if v < graded.maxima[k]}
+    assert not lost, f"{variant} ({graded.headers[variant].get('why')}) lost points on {lost}\n{graded.table}"
 
 
 @pytest.mark.parametrize("variant", WRONG)
 def test_wrong_variant_loses_points_on_the_intended_cell(graded, variant):
-    results, headers, maxima, report = graded
-    cell = headers[variant]["expect"]
-    assert cell in maxima, f"{variant}: unknown grade cell {cell!r}"
-    assert results[variant][cell] < maxima[cell], (
-        f"{variant} ({headers[variant].get('why')}) kept its points on {cell}\n{report}")
+    cells = graded.headers[variant]["expect"].split()
+    for cell in cells:
+        assert cell in graded.maxima, f"{variant}: unknown grade cell {cell!r}"
+        assert graded.grades[variant][cell] < graded.maxima[cell], (
+            f"{variant} ({graded.headers[variant].get('why')}) kept its points on {cell}\n{graded.table}")
+
+
+def test_grader_messages_in_feedback(graded):
+    """A failed hidden check says what failed, in the grader's words, in the student's feedback."""
+    html = graded.feedback("wrong-power-ignores-c").read_text()
+    assert "Grader: hidden tests failed (0/2 points)" in html
+    assert "power_schedule with other parameters" in html
+    ok = graded.feedback("reference").read_text()
+    assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
+
+
+def test_plain_nbgrader_autograde(repo, offline_env, tmp_path):
+    """The trusted workflow: the notebook's own tests give the reference full marks, the release 0."""
+    release = repo / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    ref = build_submission(release, solution_sources(repo, ASSIGNMENT), tmp_path / "reference.ipynb")
+    results = grade_batch(repo, ASSIGNMENT, {"reference": ref, "release": release}, tmp_path,
+                          dict(offline_env, COURSE_GRADING_SEED="271828"))
+    assert results["reference"] == max_points(repo, ASSIGNMENT), results
+    assert results["release"]["total"] == 0, results

@@ -1,0 +1,97 @@
+"""Tampering: in-kernel tricks must earn nothing, and no hidden test data may reach feedback.
+
+Each file of tests/submissions/schedules/tampering/ is one mechanism (its `# why:` header), mostly
+on the untouched release (no genuine work: `# earns: 0`), some on an otherwise correct answer
+with one wrong function (`# earns:` what the genuine work is worth, `# zero:` the cells of the
+wrong function). They are graded in the same `python -m grading` batch as the other simulated
+students (fixture `graded_assignment`): sandboxed kernels, verdicts decided by the grader from
+the probe reports only.
+"""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from batch_grading import read_variant
+
+ASSIGNMENT = "schedules"
+FOLDER = Path(__file__).parent / "submissions" / ASSIGNMENT / "tampering"
+CASES = {"tamper-" + p.stem.replace("_", "-"): read_variant(p)[1] for p in sorted(FOLDER.glob("*.py"))}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def graded(graded_assignment):
+    return graded_assignment(ASSIGNMENT)
+
+
+def test_at_least_fifteen_mechanisms():
+    assert len(CASES) >= 15, sorted(CASES)
+
+
+@pytest.mark.parametrize("student", sorted(CASES))
+def test_tampering_earns_nothing_beyond_genuine_work(graded, student):
+    headers, got = CASES[student], graded.grades[student]
+    assert got["total"] <= float(headers.get("earns", 0)) + 1e-9, (
+        f"{student} ({headers['why']}) got {got['total']}\n{graded.table}")
+    for cell in headers.get("zero", "").split():
+        assert got[cell] == 0, f"{student} ({headers['why']}) got {got[cell]} on {cell}"
+
+
+def _hidden_texts(repo: Path) -> list[str]:
+    """Lines of the instructor's hidden test regions (the code students never get)."""
+    nb = nbformat.read(repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release = (repo / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    lines = []
+    for cell in nb.cells:
+        hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
+        for block in hidden:
+            lines += [line.strip() for line in block.splitlines()
+                      if len(line.strip()) > 25 and nbformat.writes(nbformat.v4.new_notebook(
+                          cells=[nbformat.v4.new_code_cell(line.strip())])).split('"source": ')[1][:len(line.strip())] not in release]
+    return lines
+
+
+def _hidden_inputs(graded, student: str) -> set[str]:
+    """The literals of the hidden inputs this student's probes were given (recomputed)."""
+    from grading.checks import load
+    from grading.collect import Submission
+    from grading.verdicts import rng_for
+    data = (graded.course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
+    digest = Submission(student, files={ASSIGNMENT: data}).digest()
+    checks = load(ASSIGNMENT)
+    secrets = set()
+    for gid, check in checks.items():
+        secrets |= check.probe(rng_for(graded.seed, student, gid, digest)).secrets
+    return secrets
+
+
+def test_no_hidden_data_in_any_feedback(graded, repo):
+    hidden_lines = _hidden_texts(repo)
+    assert hidden_lines, "no hidden test regions found"
+    forbidden_common = ["BEGIN HIDDEN TESTS", "Grading probe", "application/vnd.tdnn.probe",
+                        "COURSE_GRADING_SEED=" + graded.seed, f"'COURSE_GRADING_SEED': '{graded.seed}'"]
+    checked = 0
+    for student in graded.grades:
+        secrets = _hidden_inputs(graded, student)
+        assert secrets, student
+        for path in (graded.autograded(student), graded.feedback(student)):
+            if not path.exists():
+                continue
+            text = path.read_text()
+            checked += 1
+            for needle in forbidden_common + hidden_lines:
+                assert needle not in text, f"{student}: {needle!r} in {path.name}"
+            leaked = sorted(s for s in secrets if s in text)
+            assert not leaked, f"{student}: hidden inputs {leaked[:5]} in {path}"
+    assert checked >= len(graded.grades)
+
+
+def test_leak_attempt_is_reported(graded):
+    """The submission that prints the probes it saw: its outputs are removed, the removal reported."""
+    entry = graded.state()["tamper-leak-inputs"]
+    assert any("hidden test data was removed" in p for p in entry["problems"]), entry
+    text = graded.autograded("tamper-leak-inputs").read_text()
+    assert "output removed by the grader" in text
