@@ -246,7 +246,7 @@ def grade_variants_with_report(repo: Path, assignment: str, workdir: Path, env: 
 GRADING_SEED = "314159"   # fixed for the tests; real courses keep theirs secret
 # Caps for the test batches: fixed, generous, so that a busy machine does not fail a correct
 # notebook (the budget-derived defaults are exercised by scripts/bench_budgets.py).
-TEST_CAPS = ("--cell-seconds", "60", "--wall-seconds", "240")
+TEST_CAPS = ("--cell-seconds", "90", "--wall-seconds", "300")
 NOTEBOOK_EDITS = {}       # name -> function(notebook) for `# edit: NAME` headers
 
 

@@ -92,6 +92,6 @@ def test_no_hidden_data_in_any_feedback(graded, repo):
 def test_leak_attempt_is_reported(graded):
     """The submission that prints the probes it saw: its outputs are removed, the removal reported."""
     entry = graded.state()["tamper-leak-inputs"]
-    assert any("hidden test data was removed" in p for p in entry["problems"]), entry
+    assert any("hidden test data or a probe was removed" in p for p in entry["problems"]), entry
     text = graded.autograded("tamper-leak-inputs").read_text()
     assert "output removed by the grader" in text
