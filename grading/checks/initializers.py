@@ -179,6 +179,8 @@ def normal_visible(p, rng):
     expect_weights(p, "MyVarianceScaling(2.0, 'fan_in', 'normal') on (400, 300)", "visible",
                    (400, 300), math.sqrt(2.0 / 400), "normal")
     p.equal("the dtype when none is given", "float32", "keras.backend.standardize_dtype(w_visible.dtype)")
+    p.equal("the dtype asked for (float64)", "float64", "keras.backend.standardize_dtype("
+            "MyVarianceScaling(2.0, 'fan_in', 'normal', seed=42)((40, 30), dtype='float64').dtype)")
 
 
 @checks("test_modes_hidden", hidden=True)
@@ -192,6 +194,11 @@ def modes_hidden(p, rng):
         draw_step(p, mode, scale, mode, "normal", shape, _seed(rng))
         expect_weights(p, f"mode {mode!r}, normal, another scale and shape", mode, shape,
                        math.sqrt(scale / fan_of(shape, mode)), "normal", part=mode)
+    # A fan of 1 (a single input): the variance is the scale itself.
+    scale, shape = float(rng.uniform(0.5, 3.0)), (1, int(rng.integers(5000, 6000)))
+    draw_step(p, "single", scale, "fan_in", "normal", shape, _seed(rng))
+    expect_weights(p, "mode 'fan_in' with a single input", "single", shape, math.sqrt(scale), "normal",
+                   part="fan_in")
     shape = (3, 3, int(rng.integers(40, 80)), int(rng.integers(150, 240)))
     mode = str(rng.choice(["fan_in", "fan_out"]))
     draw_step(p, "conv", 2.0, mode, "normal", shape, _seed(rng))
@@ -231,6 +238,12 @@ def truncated_normal(p, rng):
                 else "the default distribution (truncated normal)")
         expect_weights(p, what, key, shape, math.sqrt(scale / fan_of(shape, "fan_avg")),
                        "truncated_normal", part=key)
+    # Every default (scale 1, fan_in, truncated normal) on a kernel whose fans differ.
+    a = int(rng.integers(100, 200))
+    shape = (a, 3 * a) if rng.random() < 0.5 else (3 * a, a)
+    observe_draw(p, "defaults", f"MyVarianceScaling(seed={_seed(rng)})({shape!r})")
+    expect_weights(p, "the default scale, mode and distribution", "defaults", shape,
+                   math.sqrt(1.0 / shape[0]), "truncated_normal", part="default")
 
 
 # ------------------------------------------------------------------------------ 5. seed
