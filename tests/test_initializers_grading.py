@@ -1,143 +1,144 @@
-"""Grading quality of the initializers assignment: one autograde batch of simulated students.
+"""Grading quality of the initializers assignment, graded as `python -m grading` grades students.
 
-Every wrong variant in tests/submissions/initializers/ must lose points on the test cell named in
-its `# expect:` header; every correct variant and the reference solution get full marks; the
-untouched release gets 0 without crashing the grader.
+All simulated students (tests/submissions/initializers/: correct variants and wrong answers,
+plus the reference and the untouched release) are graded in ONE sandboxed batch with verdicts
+decided by the grader (fixture `graded_assignment`, grading/checks/initializers.py). Every wrong
+variant must lose points on the test cells named in its `# expect:` header; every correct
+variant and the reference get full marks; the untouched release gets 0. The plain
+`nbgrader autograde` workflow (trusted notebooks, in-kernel tests) is checked separately.
 
-The statistical checks of the notebook (mean and standard deviation of a large sample, within 5
-standard errors) are also run in-process over many seeds: with the reference initializer they
-must never fail, and they must always catch the wrong variants (no flaky grades either way)."""
-import os
+The grader's statistical checks (grading.checks.initializers.sample_problem / bound_problem)
+are also exercised here over many seeds with NumPy draws: no false alarm on correct samples at
+the sample size the checks use, and every typical wrong spread caught at every seed."""
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from batch_grading import grade_variants_with_report, read_variant
+from batch_grading import build_submission, grade_batch, max_points, read_variant, solution_sources
+from grading.checks.initializers import (SAMPLE, TRUNCATION_CORRECTION, bound_problem,
+                                         sample_problem)
 
 ASSIGNMENT = "initializers"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
-WRONG = sorted(p.stem for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
-CORRECT = sorted(p.stem for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
-GRADING_SEED = os.environ.get("COURSE_GRADING_SEED", "314159")
+WRONG = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
+CORRECT = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
 
 
 @pytest.fixture(scope="module")
-def graded(repo, offline_env, tmp_path_factory, request):
-    env = dict(offline_env, COURSE_GRADING_SEED=GRADING_SEED)
-    return grade_variants_with_report(repo, ASSIGNMENT, tmp_path_factory.mktemp(ASSIGNMENT), env,
-                                      request)
+def graded(graded_assignment):
+    return graded_assignment(ASSIGNMENT)
+
+
+def test_enough_variants():
+    assert len(WRONG) >= 10 and len(CORRECT) >= 6, (WRONG, CORRECT)
 
 
 @pytest.mark.slow
 def test_points_table(graded, record_property):
-    results, _, _, report = graded
-    record_property("points_table", report)
-    assert len(results) >= 2 + 8 + 3
-
-
-def test_at_least_eight_wrong_and_three_correct():
-    assert len(WRONG) >= 8 and len(CORRECT) >= 3, (WRONG, CORRECT)
+    record_property("points_table", graded.table)
+    assert len(graded.grades) == 2 + len(WRONG) + len(CORRECT)
 
 
 @pytest.mark.slow
 def test_reference_gets_full_marks(graded):
-    results, _, maxima, report = graded
-    assert results["reference"] == maxima, report
+    assert graded.grades["reference"] == graded.maxima, graded.table
 
 
 @pytest.mark.slow
 def test_release_gets_zero(graded):
-    results, _, _, report = graded
-    assert results["release"]["total"] == 0, report
+    assert graded.grades["release"]["total"] == 0, graded.table
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", CORRECT)
 def test_correct_variant_gets_full_marks(graded, variant):
-    results, headers, maxima, report = graded
-    lost = {k: v for k, v in results[variant].items() if v < maxima[k]}
-    assert not lost, f"{variant} ({headers[variant].get('why')}) lost points on {lost}\n{report}"
+    lost = {k: v for k, v in graded.grades[variant].items() if v < graded.maxima[k]}
+    assert not lost, f"{variant} ({graded.headers[variant].get('why')}) lost points on {lost}\n{graded.table}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", WRONG)
 def test_wrong_variant_loses_points_on_the_intended_cell(graded, variant):
-    results, headers, maxima, report = graded
-    cell = headers[variant]["expect"]
-    assert cell in maxima, f"{variant}: unknown grade cell {cell!r}"
-    assert results[variant][cell] < maxima[cell], (
-        f"{variant} ({headers[variant].get('why')}) kept its points on {cell}\n{report}")
+    for cell in graded.headers[variant]["expect"].split():
+        assert cell in graded.maxima, f"{variant}: unknown grade cell {cell!r}"
+        assert graded.grades[variant][cell] < graded.maxima[cell], (
+            f"{variant} ({graded.headers[variant].get('why')}) kept its points on {cell}\n{graded.table}")
 
 
-# ---------------------------------------------------------------- statistical checks, many seeds
-
-STAT_CELLS = ["test_normal_visible", "test_modes_hidden", "test_uniform", "test_truncated_normal"]
-N_SEEDS = int(os.environ.get("COURSE_STAT_SEEDS", "25"))
-
-
-@pytest.fixture(scope="module")
-def notebook_namespace(repo):
-    """The notebook's set-up cell and reference solution, executed in this process."""
-    import nbformat
-    from batch_grading import solution_sources
-
-    nb = nbformat.read(repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-             if "nbgrader" in c.metadata and c.cell_type == "code"}
-    solutions = solution_sources(repo, ASSIGNMENT)
-    namespace = {"__name__": "initializers_notebook"}
-    for cell in nb.cells:  # in order, as a kernel would, without the test cells
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and not meta.get("grade"):
-            exec(solutions.get(meta.get("grade_id"), cell.source), namespace)
-    return namespace, cells
+@pytest.mark.slow
+def test_partial_credit_per_activation(graded):
+    """Two wrong rows of the ten-row table cost 2/10 of the cell, not all of it."""
+    assert graded.grades["wrong-answers-selu-he"]["test_activations"] == pytest.approx(
+        0.8 * graded.maxima["test_activations"]), graded.table
 
 
-def test_statistical_cells_do_not_flake(notebook_namespace, monkeypatch):
-    namespace, cells = notebook_namespace
-    failures = []
-    for seed in range(N_SEEDS):
-        monkeypatch.setenv("COURSE_GRADING_SEED", str(1000 + seed))
-        for grade_id in STAT_CELLS:
-            try:
-                exec(cells[grade_id], namespace)
-            except AssertionError as error:
-                failures.append((seed, grade_id, str(error)))
-    assert not failures, f"{len(failures)} spurious failures over {N_SEEDS} seeds: {failures[:5]}"
+@pytest.mark.slow
+def test_hidden_feedback_names_what_failed_without_values(graded):
+    html = graded.feedback("wrong-uniform-limit").read_text()
+    assert "Grader: hidden tests failed (0/2 points)" in html
+    assert "uniform with mode" in html and "mean and standard deviation" in html
+    assert "expected a standard deviation" not in html  # values stay in the grader
+    ok = graded.feedback("reference").read_text()
+    assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
 
 
-def _samples(namespace, distribution, n_seeds, shape=(100, 300), scale=2.0, mode="fan_in"):
-    init_class = namespace["MyVarianceScaling"]
-    for seed in range(n_seeds):
-        yield init_class(scale, mode, distribution, seed=10_000 + seed)(shape)
+@pytest.mark.slow
+def test_plain_nbgrader_autograde(repo, offline_env, tmp_path):
+    """The trusted workflow: the notebook's own tests give the reference full marks, the release 0."""
+    release = repo / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    ref = build_submission(release, solution_sources(repo, ASSIGNMENT), tmp_path / "reference.ipynb")
+    results = grade_batch(repo, ASSIGNMENT, {"reference": ref, "release": release}, tmp_path,
+                          dict(offline_env, COURSE_GRADING_SEED="271828"))
+    assert results["reference"] == max_points(repo, ASSIGNMENT), results
+    assert results["release"]["total"] == 0, results
+
+
+# ------------------------------------------------------------ the grader's statistics, many seeds
+
+SIGMA = 0.05
+
+
+def _draws(distribution, rng, n=SAMPLE, sigma=SIGMA):
+    if distribution == "normal":
+        return rng.normal(0, sigma, n)
+    if distribution == "uniform":
+        return rng.uniform(-math.sqrt(3) * sigma, math.sqrt(3) * sigma, n)
+    stddev = sigma / TRUNCATION_CORRECTION
+    x = rng.normal(0, stddev, 3 * n)
+    return x[np.abs(x) <= 2 * stddev][:n]
 
 
 @pytest.mark.parametrize("distribution", ["normal", "truncated_normal", "uniform"])
-def test_check_sample_accepts_correct_samples(notebook_namespace, distribution):
-    """At the smallest sample size the tests use (30,000 values), 200 seeds: no false alarm."""
-    namespace, _ = notebook_namespace
-    import math
-    expected = math.sqrt(2.0 / 100)
-    for i, sample in enumerate(_samples(namespace, distribution, 200)):
-        namespace["check_sample"](sample, expected, f"{distribution}, seed {i}")
+def test_statistics_accept_correct_samples(distribution):
+    """500 seeds of correct draws at the checks' sample size: no false alarm (expected ~3e-4)."""
+    for seed in range(500):
+        x = _draws(distribution, np.random.default_rng(seed))
+        assert sample_problem(x, SIGMA, distribution) is None, (seed, sample_problem(x, SIGMA, distribution))
+        assert bound_problem(np.abs(x).max(), SIGMA, distribution) is None, seed
 
 
-@pytest.mark.parametrize("wrong_factor, label", [
-    (1 / 3 ** 0.5, "uniform limit sqrt(sigma^2)"),
-    (0.87962566103423978, "truncated normal not corrected"),
-    (2 ** -0.5, "fan_avg as the sum of the fans"),
-    (3 ** -0.5, "fan_out for fan_in (fans 1:3)"),
+@pytest.mark.parametrize("distribution", ["normal", "truncated_normal", "uniform"])
+@pytest.mark.parametrize("factor, label", [
+    (1 / math.sqrt(3), "uniform limit sqrt(sigma^2)"),
+    (TRUNCATION_CORRECTION, "truncated normal not corrected"),
+    (1 / math.sqrt(2), "fan_avg as the sum of the fans"),
+    (1 / TRUNCATION_CORRECTION, "correction applied twice / to the normal"),
+    (math.sqrt(1.5), "fan off by a factor 2/3"),
 ])
-def test_check_sample_rejects_wrong_spreads(notebook_namespace, wrong_factor, label):
-    """The smallest wrong factor the variants produce, at the smallest sample size: always caught."""
-    namespace, _ = notebook_namespace
-    import math
-    expected = math.sqrt(2.0 / 100)
-    missed = 0
-    for sample in _samples(namespace, "normal", 100):
-        try:
-            namespace["check_sample"](sample, expected / wrong_factor, label)
-        except AssertionError:
-            continue
-        missed += 1
-    assert missed == 0, f"{label}: check_sample missed the error for {missed} of 100 seeds"
+def test_statistics_reject_wrong_spreads(distribution, factor, label):
+    """The smallest spread errors of the variants and mutants: caught at every one of 200 seeds."""
+    for seed in range(200):
+        x = _draws(distribution, np.random.default_rng(seed), sigma=SIGMA * factor)
+        assert (sample_problem(x, SIGMA, distribution) or bound_problem(np.abs(x).max(), SIGMA, distribution)), (
+            f"{label}: missed at seed {seed}")
+
+
+def test_statistics_tell_the_distributions_apart():
+    """Same standard deviation, wrong distribution: the spread of the values gives it away."""
+    rng = np.random.default_rng(0)
+    for drawn, asked in [("truncated_normal", "normal"), ("uniform", "normal"), ("normal", "truncated_normal"),
+                         ("normal", "uniform"), ("truncated_normal", "uniform"), ("uniform", "truncated_normal")]:
+        x = _draws(drawn, rng)
+        assert sample_problem(x, SIGMA, asked) or bound_problem(np.abs(x).max(), SIGMA, asked), (drawn, asked)
