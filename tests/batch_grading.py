@@ -244,6 +244,9 @@ def grade_variants_with_report(repo: Path, assignment: str, workdir: Path, env: 
 # ------------------------------------------------------- one `python -m grading` batch per assignment
 
 GRADING_SEED = "314159"   # fixed for the tests; real courses keep theirs secret
+# Caps for the test batches: fixed, generous, so that a busy machine does not fail a correct
+# notebook (the budget-derived defaults are exercised by scripts/bench_budgets.py).
+TEST_CAPS = ("--cell-seconds", "60", "--wall-seconds", "240")
 NOTEBOOK_EDITS = {}       # name -> function(notebook) for `# edit: NAME` headers
 
 
@@ -323,9 +326,10 @@ class GradedBatch:
         return json.loads((self.course / "autograded" / f".grading-state-{self.assignment}.json").read_text())
 
 
-def grade_assignment(repo: Path, assignment: str, workdir: Path, env: dict,
-                     workers: int = 2, extra_args: tuple = ()) -> GradedBatch:
-    """Grade every simulated student of `assignment` in ONE `python -m grading` batch."""
+def grade_notebooks(repo: Path, assignment: str, notebooks: dict[str, Path], workdir: Path, env: dict,
+                    workers: int = 2, extra_args: tuple = ()) -> tuple[Path, dict, float, subprocess.CompletedProcess]:
+    """Grade student id -> notebook in ONE `python -m grading` batch in a fresh course under
+    `workdir`. Returns (course, grades as from read_grades, seconds, the finished process)."""
     repo, workdir = Path(repo), Path(workdir)
     course = workdir / "course"
     (course / "grading").mkdir(parents=True)
@@ -334,21 +338,28 @@ def grade_assignment(repo: Path, assignment: str, workdir: Path, env: dict,
         shutil.copy2(repo / "grading" / name, course / "grading" / name)
     shutil.copytree(repo / "solutions" / assignment, course / "solutions" / assignment)
     shutil.copytree(repo / "exercises" / assignment, course / "exercises" / assignment)
-    cases = assignment_cases(repo, assignment, workdir / "notebooks")
     subs = workdir / "submissions"
-    for student, (notebook, _) in cases.items():
+    for student, notebook in notebooks.items():
         (subs / student).mkdir(parents=True)
         shutil.copy2(notebook, subs / student / f"{assignment}.ipynb")
     env = dict(env, PYTHONPATH=str(repo))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     cmd = [sys.executable, "-m", "grading", assignment, str(subs), "--course-root", str(course),
-           "--workers", str(workers), "--no-progress", "--seed", GRADING_SEED, *extra_args]
+           "--workers", str(workers), "--no-progress", "--seed", GRADING_SEED, *TEST_CAPS, *extra_args]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=AUTOGRADE_TIMEOUT)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"python -m grading failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
                            f"{proc.stderr[-6000:]}")
-    grades = read_grades(course, assignment, list(cases))
+    return course, read_grades(course, assignment, list(notebooks)), seconds, proc
+
+
+def grade_assignment(repo: Path, assignment: str, workdir: Path, env: dict,
+                     workers: int = 2, extra_args: tuple = ()) -> GradedBatch:
+    """Grade every simulated student of `assignment` in ONE `python -m grading` batch."""
+    cases = assignment_cases(Path(repo), assignment, Path(workdir) / "notebooks")
+    course, grades, seconds, proc = grade_notebooks(
+        repo, assignment, {s: nb for s, (nb, _) in cases.items()}, workdir, env, workers, extra_args)
     return GradedBatch(course, assignment, grades, {s: h for s, (_, h) in cases.items()},
                        max_points(repo, assignment), seconds, proc, GRADING_SEED)
