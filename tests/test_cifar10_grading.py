@@ -1,118 +1,89 @@
-"""Grading quality of the CIFAR-10 capstone: one autograde batch of simulated students.
+"""Grading quality of the CIFAR-10 capstone, graded as `python -m grading` grades students.
 
-The batch: the reference solution, the untouched release and every variant in
-tests/submissions/cifar10/ (wrong networks and functions that must lose points on the test cell
-named in their `# expect:` header, and differently written correct solutions that must get full
-marks). Each notebook is graded with the real nbgrader pipeline under the grading budget (the
-notebook sees NBGRADER_EXECUTION and skips its long experiments; the test cells train the models
-on a data subset for a few epochs). The manually graded written comparison is left out of the
-point checks: it is 0 until an instructor grades it.
+ONE sandboxed batch with verdicts decided by the grader (grading/checks/cifar10.py): the
+reference, the untouched release, every correct variant of tests/submissions/cifar10/ (must get
+full marks) and every wrong one (must lose points on each test cell named in its `# expect:`
+header; several mistakes in different tasks share one submission, to keep the batch small). The
+written comparison is graded by hand and left out. The plain `nbgrader autograde` workflow (the
+notebook's own tests, for trusted notebooks) is not rerun here: the reference's in-notebook tests
+run when the book is built, and a second CIFAR-10 batch would cost minutes of CI.
 
-Cost (measured 2026-11-23 on 2 shared CPU cores, load average 2-6): 11 submissions autograded in
-373-485 s, i.e. 34-44 s each including nbgrader's own work; the reference's kernel time (first cell
-to last) 28 s, of which the three budget trainings take about 20 s. The whole file: 6.5-8.5 min.
+Cost: every submission trains three small networks on the grading budget (about 40 s of one
+core each on a free machine); the batch runs 2 workers. See the module's report for the
+measured time.
 """
-import json
-import os
-import time
-from datetime import datetime
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from batch_grading import format_points_table, grade_variants, max_points, publish, read_variant
+from batch_grading import grade_assignment, publish, read_variant
 
 ASSIGNMENT = "cifar10"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
-WRONG = sorted(p.stem for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
-CORRECT = sorted(p.stem for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
-GRADING_SEED = os.environ.get("COURSE_GRADING_SEED", "20261123")
+WRONG = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
+CORRECT = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
 MANUAL = {"comparison"}  # graded by hand: no points from the autograder
-# Kernel time allowed for one submission (cells only; the target is under 90 s on 2 free cores,
-# the margin absorbs a busy CI runner).
-MAX_SECONDS_PER_SUBMISSION = float(os.environ.get("CIFAR10_MAX_GRADING_SECONDS", "180"))
+# The budget trainings take 10-30 s per cell on a free CI runner; these caps only stop a batch
+# that hangs, and leave room for a busy machine (the test caps of batch_grading are sized for the
+# small assignments).
+CAPS = ("--cell-seconds", "240", "--wall-seconds", "900")
 
 pytestmark = pytest.mark.slow
 
 
-def _kernel_seconds(notebook: Path) -> float:
-    """First cell start to last cell end, from the execution timestamps nbclient records."""
-    nb = nbformat.read(notebook, as_version=4)
-    starts, ends = [], []
-    for cell in nb.cells:
-        timing = cell.get("metadata", {}).get("execution", {})
-        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            starts.append(datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00")))
-            ends.append(datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00")))
-    return (max(ends) - min(starts)).total_seconds() if starts else float("nan")
-
-
 @pytest.fixture(scope="module")
 def graded(repo, offline_env, tmp_path_factory, request):
-    env = dict(offline_env, COURSE_GRADING_SEED=GRADING_SEED)
-    workdir = tmp_path_factory.mktemp(ASSIGNMENT)
-    start = time.perf_counter()
-    results, headers = grade_variants(repo, ASSIGNMENT, workdir, env)
-    seconds = time.perf_counter() - start
-    autograded = workdir / "course" / "autograded"
-    kernel = {s: _kernel_seconds(autograded / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb") for s in results}
-    maxima = {k: v for k, v in max_points(repo, ASSIGNMENT).items() if k not in MANUAL}
-    maxima["total"] = sum(v for k, v in maxima.items() if k != "total")
-    auto = {s: {k: v for k, v in p.items() if k not in MANUAL} for s, p in results.items()}
-    for points in auto.values():
-        points["total"] = sum(v for k, v in points.items() if k != "total")
-    table = format_points_table(auto, maxima)
-    lines = table.splitlines()
-    lines[0] += "  kernel s"
-    for i, student in enumerate(auto, start=len(lines) - len(auto)):
-        lines[i] += f"  {kernel[student]:8.1f}"
-    report = (f"{ASSIGNMENT}: {len(results)} submissions autograded in {seconds:.0f} s "
-              f"({seconds / len(results):.1f} s each, kernel time per notebook in the last column), "
-              f"COURSE_GRADING_SEED={GRADING_SEED}, load average {os.getloadavg()[0]:.1f}\n"
-              + "\n".join(lines) + "\n(autograded cells only; the written comparison is graded by hand)")
-    publish(report, request)
-    return auto, headers, maxima, report, kernel
+    batch = grade_assignment(repo, ASSIGNMENT, tmp_path_factory.mktemp(f"graded-{ASSIGNMENT}"), offline_env,
+                             extra_args=CAPS)
+    publish(batch.table, request)
+    for grades in batch.grades.values():
+        for cell in MANUAL:
+            grades.pop(cell, None)
+    batch.maxima = {k: v for k, v in batch.maxima.items() if k not in MANUAL}
+    return batch
 
 
-def test_points_table(graded, record_property):
-    results, _, _, report, kernel = graded
-    record_property("points_table", report)
-    record_property("kernel_seconds", json.dumps(kernel))
-    assert len(results) >= 2 + 6 + 2
-
-
-def test_at_least_six_wrong_and_two_correct():
-    assert len(WRONG) >= 6 and len(CORRECT) >= 2, (WRONG, CORRECT)
+def test_enough_variants():
+    assert len(CORRECT) >= 6 and len(WRONG) >= 3, (CORRECT, WRONG)
 
 
 def test_reference_gets_all_autograded_points(graded):
-    results, _, maxima, report, _ = graded
-    assert results["reference"] == maxima, report
-
-
-def test_reference_grades_within_budget(graded):
-    _, _, _, report, kernel = graded
-    assert kernel["reference"] < MAX_SECONDS_PER_SUBMISSION, (
-        f"the reference took {kernel['reference']:.0f} s of kernel time to grade\n{report}")
+    lost = {k: v for k, v in graded.grades["reference"].items() if k != "total" and v < graded.maxima[k]}
+    assert not lost, graded.table
 
 
 def test_release_gets_zero(graded):
-    results, _, _, report, _ = graded
-    assert results["release"]["total"] == 0, report
+    assert graded.grades["release"]["total"] == 0, graded.table
 
 
 @pytest.mark.parametrize("variant", CORRECT)
 def test_correct_variant_gets_full_marks(graded, variant):
-    results, headers, maxima, report, _ = graded
-    lost = {k: v for k, v in results[variant].items() if v < maxima[k]}
-    assert not lost, f"{variant} ({headers[variant].get('why')}) lost points on {lost}\n{report}"
+    lost = {k: v for k, v in graded.grades[variant].items() if k != "total" and v < graded.maxima[k]}
+    assert not lost, f"{variant} ({graded.headers[variant].get('why')}) lost points on {lost}\n{graded.table}"
 
 
 @pytest.mark.parametrize("variant", WRONG)
-def test_wrong_variant_loses_points_on_the_intended_cell(graded, variant):
-    results, headers, maxima, report, _ = graded
-    cell = headers[variant]["expect"]
-    assert cell in maxima, f"{variant}: unknown grade cell {cell!r}"
-    assert results[variant][cell] < maxima[cell], (
-        f"{variant} ({headers[variant].get('why')}) kept its points on {cell}\n{report}")
+def test_wrong_variant_loses_points_on_every_intended_cell(graded, variant):
+    for cell in graded.headers[variant]["expect"].split():
+        assert cell in graded.maxima, f"{variant}: unknown grade cell {cell!r}"
+        assert graded.grades[variant][cell] < graded.maxima[cell], (
+            f"{variant} ({graded.headers[variant].get('why')}) kept its points on {cell}\n{graded.table}")
+
+
+def test_issue_examples(graded):
+    """The examples of issue 10: validating on the training set loses points on train_model;
+    BN after a separate ELU layer and MC Dropout on stacked copies get full marks."""
+    wrong = graded.grades["wrong-validate-on-train-glorot-eval-mode-fixed-cycle"]
+    assert wrong["test_train_model"] < graded.maxima["test_train_model"], graded.table
+    assert wrong["test_mc_dropout"] < graded.maxima["test_mc_dropout"], graded.table
+    assert graded.grades["correct-separate-activations"]["test_bn_model"] == graded.maxima["test_bn_model"]
+    assert graded.grades["correct-stacked-mc-dropout"]["test_mc_dropout"] == graded.maxima["test_mc_dropout"]
+
+
+def test_feedback_has_the_graders_words_only(graded):
+    """A failed visible check says what failed; a failed hidden one shows no hidden parameter."""
+    html = graded.feedback("wrong-validate-on-train-glorot-eval-mode-fixed-cycle").read_text()
+    assert "is not the loss on data[" in html     # the grader's message for validating elsewhere
+    assert "Grader: hidden tests failed" in html
+    ok = graded.feedback("reference").read_text()
+    assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
