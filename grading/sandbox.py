@@ -80,9 +80,10 @@ class SandboxSpec:
     caps: Caps = field(default_factory=Caps)
     env: dict = field(default_factory=dict)  # extra variables (COURSE_GRADING_SEED, ...)
     sandbox: bool = True               # False only with --no-sandbox (trusted submissions)
-    cgroup: str | None = None          # "cgroup2" / "cgroup1" when usable (grading.limits.detect)
-    tag: str = "x"                     # names this grader's cgroups (swept at the end of the batch)
-    run_as: int | None = None          # host uid of the sandbox when the grader is root
+    # "auto" (the default) is resolved by the worker when the kernel starts:
+    cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.limits.detect)
+    tag: str = "auto"                  # names the cgroups (the grader's pid: it sweeps them)
+    run_as: int | str | None = "auto"  # host uid of the sandbox: nobody when the grader is root
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -116,7 +117,7 @@ def check_sandbox() -> str:
         os.chmod(tmp, 0o711)
         spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None,
                            keras_seed=None, ipythondir=tmp, scratch=f"{tmp}/s", conn_dir=f"{tmp}/c",
-                           run_as=host_user())
+                           run_as=host_user(), cgroup=None)
         proc = run_sandboxed(spec, [f"{spec.venv}/bin/python", "-c", "import os; print(os.getuid())"],
                              timeout=60)
     if proc.returncode != 0 or proc.stdout.strip() != str(SANDBOX_UID):
@@ -262,8 +263,19 @@ def _bwrap_args(spec: SandboxSpec, stage: dict) -> list[str]:
 _CGROUPS: list = []  # cgroups this worker made; `release_all` removes them
 
 
+def resolve(spec: SandboxSpec) -> SandboxSpec:
+    if spec.cgroup == "auto":
+        spec.cgroup = _limits.detect()[0]
+    if spec.run_as == "auto":
+        spec.run_as = host_user()
+    if spec.tag == "auto":
+        spec.tag = str(os.getppid())  # the worker's parent: the grader
+    return spec
+
+
 def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
     """Write the launch file for `grading.jail` and return its (secret-free) command line."""
+    resolve(spec)
     os.makedirs(spec.scratch, exist_ok=True)
     os.makedirs(spec.conn_dir, exist_ok=True)
     cgroup = None
