@@ -166,10 +166,7 @@ def prepare_scratch(spec: SandboxSpec) -> None:
     `_scratch_ops`); without it (--no-sandbox) the host folder is the kernel's scratch."""
     scratch = Path(spec.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    # The sandbox user (bwrap runs as it) passes through the job folder to scratch/stage, where
-    # grading.jail binds the read-only sources; it can list and read nothing on the way.
-    os.chmod(scratch.parent, 0o711)
-    os.chmod(scratch, 0o711)
+    os.chmod(scratch, 0o700)
     if spec.sandbox:
         return
     for sub in ("home", "work", "tmp", "keras/datasets"):
@@ -221,9 +218,13 @@ def _bwrap_args(spec: SandboxSpec, stage: dict) -> list[str]:
         """Root stages every host source where the sandbox user can reach it (grading.jail)."""
         if not root:
             return path
-        os.makedirs(os.path.join(spec.scratch, "stage"), exist_ok=True)
-        os.chmod(os.path.join(spec.scratch, "stage"), 0o711)
-        dst = os.path.join(spec.scratch, "stage", str(len(stage)))
+        if not _STAGES or stage.get("") != _STAGES[-1]:
+            # In /tmp (always traversable): the job's own folders may sit below a 0700 one.
+            import tempfile
+            stage[""] = tempfile.mkdtemp(prefix="tdnn-stage-", dir="/tmp")
+            os.chmod(stage[""], 0o711)
+            _STAGES.append(stage[""])
+        dst = os.path.join(stage[""], str(len(stage)))
         os.mkdir(dst)
         stage[path] = dst
         return dst
@@ -261,6 +262,7 @@ def _bwrap_args(spec: SandboxSpec, stage: dict) -> list[str]:
 
 
 _CGROUPS: list = []  # cgroups this worker made; `release_all` removes them
+_STAGES: list = []   # staging folders (empty on the host: the binds live in the jail's namespace)
 
 
 def resolve(spec: SandboxSpec) -> SandboxSpec:
@@ -291,6 +293,7 @@ def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
         launch["argv"] = _bwrap_args(spec, stage) + argv
         launch["env"] = sandbox_env(spec)
         if spec.run_as is not None and os.geteuid() == 0:
+            stage.pop("", None)
             launch.update(uid=spec.run_as, gid=spec.run_as, stage=stage, give=[spec.conn_dir])
     else:
         launch["argv"] = argv
@@ -315,6 +318,8 @@ def release_all() -> dict:
         seen["oom_kills"] += cg.oom_kills()
         seen["pids_refused"] += cg.pids_refused()
         cg.remove()
+    while _STAGES:
+        shutil.rmtree(_STAGES.pop(), ignore_errors=True)
     return seen
 
 
