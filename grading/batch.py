@@ -6,9 +6,15 @@ OverwriteCells, CheckCellMetadata), hands the sanitized notebook to a worker pro
 (`grading.worker`, which runs nbgrader's Execute in a sandboxed kernel), and when the executed
 notebook comes back runs nbgrader's autograde preprocessors (IgnorePattern, ClearMetadata,
 LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) on it, commits, and records
-the submission's content hash in the state file (atomically). A rerun skips a student whose
-hash is unchanged; a killed run resumes: students without a state entry are graded again, and
-the gradebook's update-or-create semantics mean nothing is duplicated.
+the key of what determined the grade in the state file (atomically). A rerun skips a student
+whose key is unchanged and whose grading finished; a killed run resumes: students without a
+state entry are graded again, and the gradebook's update-or-create semantics mean nothing is
+duplicated.
+
+A student's file never stops the batch: it is read by `grading.intake` (every problem becomes
+a reason for that student), `sanitize` catches whatever nbgrader raises on it, and feedback is
+generated in a child process with limits (`grading.feedback_stage`). The resume state and its
+key live in `grading.state`.
 """
 from __future__ import annotations
 
@@ -89,12 +95,17 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+WORKER_MEMORY_MB = 4096  # the worker's own address space (soft: its kernel's limits are set apart)
+
+
 def _set_pdeathsig():
     """Worker dies with the grader (then bwrap --die-with-parent takes the kernel down)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_MB << 20, resource.RLIM_INFINITY))
 
 
 def share_read_only(folder: Path) -> None:

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 DONE = ("ok", "graded_with_problems")
-GRADE_CODE = ("batch.py", "worker.py", "guard.py", "sandbox.py", "outputs.py", "feedback.py")
+GRADE_CODE = ("batch.py", "intake.py", "worker.py", "guard.py", "sandbox.py", "outputs.py")
 PACKAGE = Path(__file__).resolve().parent
 
 
