@@ -85,6 +85,8 @@ def main(argv: list[str]) -> int:
     if "RLIMIT_NPROC" in limits:  # set after the drop: it counts the tasks of the new uid
         set_rlimits({"RLIMIT_NPROC": limits.pop("RLIMIT_NPROC")})
     set_rlimits(limits)
+    if launch.get("cwd"):
+        os.chdir(launch["cwd"])
     os.execve(launch["argv"][0], launch["argv"], launch["env"])
     return 127
 

@@ -113,6 +113,11 @@ def check_sandbox() -> str:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed; "
             "install it (apt-get install bubblewrap) or, for trusted notebooks only, pass --no-sandbox")
+    helptext = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30).stdout
+    missing = [flag for flag in ("--size", "--disable-userns", "--perms") if flag not in helptext]
+    if missing:
+        raise SandboxUnavailable(f"bubblewrap at {path} is too old (no {', '.join(missing)}); "
+                                 "version 0.8 or later is needed (Debian 12: apt-get install bubblewrap)")
     with tempfile.TemporaryDirectory(prefix="grading-probe-") as tmp:
         os.chmod(tmp, 0o711)
         spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None,
@@ -298,6 +303,7 @@ def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
     else:
         launch["argv"] = argv
         launch["env"] = sandbox_env(spec)
+        launch["cwd"] = os.path.join(spec.scratch, "work")
     path = os.path.join(spec.scratch, "launch.json")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

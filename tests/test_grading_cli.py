@@ -337,3 +337,55 @@ def test_unprivileged_grader(tmp_path, env):
     totals = {s: g["total"] for s, g in read_grades(c, A).items()}
     assert totals["alice"] == 3.0 and totals["bob"] == 0.0 and totals.get("carol", 0.0) == 0.0
     assert (c / "feedback" / "alice" / A / f"{A}.html").stat().st_uid == 65534
+
+
+def test_intake_rejects_or_repairs_per_student():
+    """Hostile notebook files give a reason; malformed nbgrader metadata of any type is removed."""
+    from grading.intake import MAX_DEPTH, Rejected, read_submission
+    for raw, why in [(b"", "empty"), (b"\xff\xfe", "UTF-8"), (b"[1, 2]", "not a notebook"),
+                     (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+                     (b'{"cells": 3}', "no cells"),
+                     (b'{"cells": [], "m": ' + b"[" * (MAX_DEPTH + 5) + b"]" * (MAX_DEPTH + 5) + b"}", "nested"),
+                     (nbformat.writes(new_notebook(cells=[new_code_cell("1")] * 51)).encode(), "51 cells")]:
+        with pytest.raises(Rejected, match=why):
+            read_submission(raw, max_cells=50)
+    nb = student_nb(RIGHT)
+    odd = [["answer"], 7, None, {"x": 1}, "bad id!"]
+    for cell, gid in zip(nb.cells, odd):
+        cell.metadata["nbgrader"]["grade_id"] = gid
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": ["not", "a", "dict"]}))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": "yes", "grade_id": "x"}}))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": True, "points": "9"}}))
+    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50)
+    assert len(problems) == 8 and all("malformed nbgrader metadata" in p for p in problems), problems
+    assert all("nbgrader" not in c.metadata for c in out.cells)
+
+
+def test_collect_reports_odd_members(tmp_path):
+    """A corrupt zip member, a symlink (zip or folder) and control characters stay per student."""
+    from grading.collect import collect
+    nb = nbformat.writes(student_nb(RIGHT)).encode()
+    z = tmp_path / "subs.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("alice/tiny.ipynb", nb)
+        zf.writestr("carol/tiny.ipynb", nb * 3)
+        link = zipfile.ZipInfo("dave/tiny.ipynb")
+        link.external_attr = 0o120777 << 16
+        zf.writestr(link, "/etc/shadow")
+        zf.writestr("erin/ti\x1bny.ipynb", nb)
+    raw = bytearray(z.read_bytes())
+    start = raw.index(b"carol/tiny.ipynb") + len(b"carol/tiny.ipynb") + 40
+    raw[start:start + 200] = b"\x00" * 200
+    z.write_bytes(bytes(raw))
+    subs, _ = collect(z, [A])
+    assert subs["alice"].files[A] == nb
+    assert not subs["carol"].files and "corrupt zip member" in subs["carol"].problems[0]
+    assert not subs["dave"].files and "symbolic link" in subs["dave"].problems[0]
+    assert subs["erin"].names[A] == "ti\\x1bny.ipynb"
+    folder = tmp_path / "folder"
+    (folder / "frank").mkdir(parents=True)
+    (folder / "frank" / "tiny.ipynb").symlink_to(tmp_path / "subs.zip")
+    (folder / "gina").symlink_to(tmp_path)  # a linked folder is not entered
+    subs, skipped = collect(folder, [A])
+    assert not subs["frank"].files and "symbolic link" in subs["frank"].problems[0]
+    assert any("gina" in line and "symbolic link" in line for line in skipped), skipped
