@@ -337,7 +337,7 @@ def run_sandboxed(spec: SandboxSpec, argv: list[str], timeout: float):
     prepare_scratch(spec)
     try:
         cmd = kernel_command(spec, argv)
-        proc = subprocess.run(cmd, env=launcher_env(), capture_output=True, text=True,
+        proc = subprocess.run(cmd, env=launcher_env(), cwd=spec.scratch, capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     finally:
         seen = release_all()
