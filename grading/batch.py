@@ -259,12 +259,13 @@ class Batch:
                              "notebook": nb_id, "student": student},
                 "metadata": {"path": path}}
 
-    def max_cells(self, nb_id: str) -> int:
-        """More cells than this (a multiple of the source notebook's) and a notebook is refused."""
-        cache = self.__dict__.setdefault("_source_cells", {})
+    def source_facts(self, nb_id: str) -> tuple[int, set]:
+        """(most cells a submission may have: a multiple of the source's; the source's grade_ids)."""
+        cache = self.__dict__.setdefault("_source_facts", {})
         if nb_id not in cache:
             src = nbformat.read(self.source_dir / f"{nb_id}.ipynb", as_version=4)
-            cache[nb_id] = max(1, len(src.cells)) * max(1, self.opts.caps.cells_factor)
+            ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in src.cells} - {None}
+            cache[nb_id] = (max(1, len(src.cells)) * max(1, self.opts.caps.cells_factor), ids)
         return cache[nb_id]
 
     def sanitize(self, student: str, nb_id: str, raw: bytes | None, locked, release):
@@ -278,7 +279,7 @@ class Batch:
         from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds,
                                             OverwriteCells, OverwriteKernelspec)
         try:
-            nb, problems = read_submission(raw, self.max_cells(nb_id))
+            nb, problems = read_submission(raw, *self.source_facts(nb_id))
         except Rejected as exc:
             return None, [str(exc)]
         # What the student changed in the instructor's cells (nbgrader puts back what it can).

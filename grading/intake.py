@@ -8,8 +8,9 @@ metadata, and the problems found, or raises `Rejected` with the reason the stude
 - nbgrader metadata of the wrong type or shape on a cell (a list as `grade_id`, a string as
   `points`, a grade cell without `grade_id`, ...): that cell's nbgrader metadata is removed (the
   instructor's cells are then put back by OverwriteCells as if deleted) and the problem reported;
-- a `grade_id` used by several cells (a copied cell): reported; nbgrader's DeduplicateIds keeps
-  the first and strips the others.
+- a `grade_id` used by several cells (a copied cell): reported; the first keeps it, the others
+  lose their nbgrader metadata (nbgrader's own DeduplicateIds would leave empty metadata that
+  makes OverwriteCells fail); a `grade_id` the assignment does not have: removed, reported.
 """
 from __future__ import annotations
 
@@ -58,16 +59,16 @@ def _valid_nbgrader(meta) -> str | None:
                                      or not isinstance(meta["schema_version"], int)):
         return "schema_version is not an integer"
     gid = meta.get("grade_id")
-    if any(meta.get(k) for k in BOOL_KEYS) or "grade_id" in meta:
-        if not isinstance(gid, str):
-            return f"grade_id is {type(gid).__name__}, not a string"
-        if not GRADE_ID.match(gid):
-            return "grade_id has characters nbgrader does not allow"
+    # nbgrader reads grade_id of every cell with nbgrader metadata (OverwriteCells): required.
+    if not isinstance(gid, str):
+        return f"grade_id is {type(gid).__name__}, not a string"
+    if not GRADE_ID.match(gid):
+        return "grade_id has characters nbgrader does not allow"
     return None
 
 
-def read_submission(raw: bytes, max_cells: int):
-    """(notebook, problems); raises Rejected."""
+def read_submission(raw: bytes, max_cells: int, known: set | None = None):
+    """(notebook, problems); raises Rejected. `known`: the grade_ids of the source notebook."""
     if raw is None:
         raise Rejected("notebook missing or too large")
     if not raw.strip():
@@ -120,11 +121,15 @@ def read_submission(raw: bytes, max_cells: int):
             problems.append(f"malformed nbgrader metadata in cell {index} ({wrong}; ignored, "
                             "the assignment's cells are restored)")
             continue
-        gid = meta["nbgrader"].get("grade_id")
-        if gid is not None:
-            if gid in seen:
-                problems.append(f"grade_id {gid} used by cells {seen[gid]} and {index} "
-                                "(a copied cell; only the first counts)")
-            else:
-                seen[gid] = index
+        gid = meta["nbgrader"]["grade_id"]
+        if known is not None and gid not in known:
+            del meta["nbgrader"]
+            problems.append(f"cell {index} has nbgrader metadata with a grade_id the assignment "
+                            f"does not have ({gid}; ignored)")
+        elif gid in seen:
+            del meta["nbgrader"]  # nbgrader's DeduplicateIds would keep the last and break others
+            problems.append(f"grade_id {gid} used by cells {seen[gid]} and {index} "
+                            "(a copied cell; only the first counts)")
+        else:
+            seen[gid] = index
     return nb, problems

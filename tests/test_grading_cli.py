@@ -359,6 +359,19 @@ def test_intake_rejects_or_repairs_per_student():
     out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50)
     assert len(problems) == 8 and all("malformed nbgrader metadata" in p for p in problems), problems
     assert all("nbgrader" not in c.metadata for c in out.cells)
+    # A copied cell keeps nothing of the original's identity; an unknown grade_id is dropped.
+    nb = student_nb(RIGHT)
+    nb.cells.insert(2, nbformat.from_dict(json.loads(json.dumps(nb.cells[3]))))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": True, "grade_id": "bonus",
+                                                                  "points": 99}}))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {}}))
+    known = {c.metadata["nbgrader"]["grade_id"] for c in tiny_source().cells}
+    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50, known=known)
+    assert [p.split(" (")[0] for p in problems] == [
+        "grade_id test_visible used by cells 2 and 4", "cell 6 has nbgrader metadata with a grade_id "
+        "the assignment does not have", "malformed nbgrader metadata in cell 7"], problems
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in out.cells]
+    assert ids == ["intro", "setup", "test_visible", "answer", None, "test_hidden", None, None]
 
 
 def test_collect_reports_odd_members(tmp_path):
