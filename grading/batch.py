@@ -393,6 +393,7 @@ class Batch:
         finally:
             shutil.rmtree(work, ignore_errors=True)
             limits.sweep(f"{os.getpid()}-")  # cgroups of workers that were killed
+            limits.sweep_stale()  # and of graders that were
             lock_fh.close()
         if opts.feedback:
             self.generate_feedback(summary["graded"] + self.missing_feedback(skipped_same))

@@ -219,6 +219,22 @@ def sweep(tag: str) -> None:
         SandboxCgroup(kind, group).remove()
 
 
+def sweep_stale() -> None:
+    """Remove the cgroups of graders that are gone (killed before they could sweep their own)."""
+    names = set()
+    try:
+        base = _v2_base()
+        roots = [base] if base is not None else list((_v1_bases() or {}).values())
+    except OSError:
+        return
+    for root in roots:
+        names |= {d.name for d in root.glob(f"{PREFIX}*")}
+    for name in names:
+        pid = name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            sweep(f"{pid}-")
+
+
 def tasks_of_uid(uid: int) -> int:
     """Threads the host user already runs (RLIMIT_NPROC counts them all)."""
     count = 0
