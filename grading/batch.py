@@ -6,9 +6,15 @@ OverwriteCells, CheckCellMetadata), hands the sanitized notebook to a worker pro
 (`grading.worker`, which runs nbgrader's Execute in a sandboxed kernel), and when the executed
 notebook comes back runs nbgrader's autograde preprocessors (IgnorePattern, ClearMetadata,
 LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) on it, commits, and records
-the submission's content hash in the state file (atomically). A rerun skips a student whose
-hash is unchanged; a killed run resumes: students without a state entry are graded again, and
-the gradebook's update-or-create semantics mean nothing is duplicated.
+the key of what determined the grade in the state file (atomically). A rerun skips a student
+whose key is unchanged and whose grading finished; a killed run resumes: students without a
+state entry are graded again, and the gradebook's update-or-create semantics mean nothing is
+duplicated.
+
+A student's file never stops the batch: it is read by `grading.intake` (every problem becomes
+a reason for that student), `sanitize` catches whatever nbgrader raises on it, and feedback is
+generated in a child process with limits (`grading.feedback_stage`). The resume state and its
+key live in `grading.state`.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,7 +41,11 @@ from .collect import Submission, collect
 from . import checks as checks_mod
 from . import judge
 from .guard import guard_source
-from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox
+from . import limits
+from . import state as grading_state
+from .feedback_stage import generate as generate_feedback_in_child
+from .intake import Rejected, read_submission
+from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox, host_user
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,12 +98,37 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+WORKER_MEMORY_MB = 4096  # the worker's own address space (soft: its kernel's limits are set apart)
+
+
 def _set_pdeathsig():
     """Worker dies with the grader (then bwrap --die-with-parent takes the kernel down)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_MB << 20, resource.RLIM_INFINITY))
+
+
+def share_read_only(folder: Path) -> None:
+    """Folders and files below `folder` readable (not writable) by every user."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o555)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
+
+
+def describe_isolation(sandbox: bool) -> str:
+    """One line for the instructor: who the kernels run as, and which limits hold."""
+    kind, why = limits.detect()
+    user = host_user()
+    who = ("kernels run as host user nobody (uid 65534) in bubblewrap" if user is not None
+           else f"kernels run as this user (uid {os.getuid()}) in bubblewrap") if sandbox \
+        else "kernels run WITHOUT a sandbox (--no-sandbox)"
+    return f"isolation: {who}; limits: {why}"
 
 
 def drop_duplicate_cells(nb) -> list[str]:
@@ -137,7 +172,7 @@ class Batch:
         self.state_path = Path(self.coursedir.autograded_directory if os.path.isabs(
             self.coursedir.autograded_directory) else self.root / self.coursedir.autograded_directory
         ) / f".grading-state-{self.assignment}.json"
-        self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        self.state = grading_state.load(self.state_path)
         self.log_lines: list[str] = []
         self.checks = checks_mod.load(self.assignment)
 
@@ -206,6 +241,7 @@ class Batch:
         if have_data:
             keras_seed = Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading")) / "keras_home"
             kernel_env.seed_cache(datasets, keras_seed)
+            share_read_only(keras_seed)  # made under umask 077: the sandbox user must read it
         startup = work / "ipython"
         mount = f"{DATA_MOUNT}/datasets" if self.opts.sandbox else str(datasets)
         kernel_env.write_startup(startup, Path(mount) if have_data else None)
@@ -245,21 +281,29 @@ class Batch:
                              "notebook": nb_id, "student": student},
                 "metadata": {"path": path}}
 
+    def source_facts(self, nb_id: str) -> tuple[int, set]:
+        """(most cells a submission may have: a multiple of the source's; the source's grade_ids)."""
+        cache = self.__dict__.setdefault("_source_facts", {})
+        if nb_id not in cache:
+            src = nbformat.read(self.source_dir / f"{nb_id}.ipynb", as_version=4)
+            ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in src.cells} - {None}
+            cache[nb_id] = (max(1, len(src.cells)) * max(1, self.opts.caps.cells_factor), ids)
+        return cache[nb_id]
+
     def sanitize(self, student: str, nb_id: str, raw: bytes | None, locked, release):
-        """(sanitized notebook or None, problems)."""
+        """(sanitized notebook or None, problems); never raises for a student's notebook."""
+        try:
+            return self._sanitize(student, nb_id, raw, locked, release)
+        except Exception as exc:  # whatever a notebook holds, it stops only its own grading
+            return None, [f"could not be sanitized: {type(exc).__name__}: {str(exc)[:200]}"]
+
+    def _sanitize(self, student: str, nb_id: str, raw: bytes | None, locked, release):
         from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds,
                                             OverwriteCells, OverwriteKernelspec)
-        problems = []
-        if raw is None:
-            return None, ["notebook missing or too large"]
-        if not raw.strip():
-            return None, ["empty file"]
         try:
-            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        except Exception as exc:
-            return None, [f"corrupt notebook (not valid notebook JSON: {type(exc).__name__})"]
-        if not isinstance(nb.get("cells"), list):
-            return None, ["corrupt notebook (no cells)"]
+            nb, problems = read_submission(raw, *self.source_facts(nb_id))
+        except Rejected as exc:
+            return None, [str(exc)]
         # What the student changed in the instructor's cells (nbgrader puts back what it can).
         by_id = {}
         for cell in nb.cells:
@@ -277,11 +321,15 @@ class Batch:
                 problems.append(f"edited locked cell {gid} (restored)")
         # Colab and friends: keep only what nbgrader needs from the notebook metadata.
         for key in list(nb.metadata):
-            if key not in ("kernelspec", "language_info"):
+            if key not in ("kernelspec", "language_info") or not isinstance(nb.metadata[key], dict):
                 del nb.metadata[key]
         for cell in nb.cells:
             for key in list(cell.get("metadata", {})):
-                if key not in ("nbgrader", "deletable", "editable", "tags"):
+                value = cell.metadata[key]
+                if key not in ("nbgrader", "deletable", "editable", "tags") or (
+                        key in ("deletable", "editable") and not isinstance(value, bool)) or (
+                        key == "tags" and not (isinstance(value, list)
+                                               and all(isinstance(t, str) for t in value))):
                     del cell.metadata[key]
         problems += drop_duplicate_cells(nb)
         resources = self._resources(student, nb_id, ".")
@@ -332,8 +380,10 @@ class Batch:
     # ---------------------------------------------------------------------------------- run
     def run(self) -> dict:
         opts = self.opts
+        os.umask(0o077)  # files the grader writes are its own; the sandbox's are opened explicitly
         if opts.sandbox:
             check_sandbox()
+        print(describe_isolation(opts.sandbox), flush=True)
         subs, skipped = collect(Path(opts.submissions), self.notebooks, opts.regex)
         self.ensure_assignment()
         locked, tests, release = self.instructor_cells()
@@ -348,9 +398,11 @@ class Batch:
         todo, skipped_same = [], []
         with self.gradebook() as gb:
             graded = {s.student.id for s in gb.find_assignment(self.assignment).submissions}
+        self.context_key = grading_state.context_key(
+            self.root, self.assignment, self.source_dir, asdict(opts.caps), dict(opts.env))
         for student, sub in sorted(subs.items()):
-            entry = self.state.get(student)
-            if entry and entry.get("hash") == sub.digest() and student in graded:
+            key = grading_state.student_key(self.context_key, sub.digest())
+            if grading_state.is_current(self.state.get(student), key) and student in graded:
                 skipped_same.append(student)
             else:
                 todo.append(student)
@@ -364,9 +416,11 @@ class Batch:
             self._grade(todo, subs, locked, tests, release, runtime, work, summary)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            limits.sweep(f"{os.getpid()}-")  # cgroups of workers that were killed
+            limits.sweep_stale()  # and of graders that were
             lock_fh.close()
-        if opts.feedback and summary["graded"]:
-            self.generate_feedback(summary["graded"])
+        if opts.feedback:
+            self.generate_feedback(summary["graded"] + self.missing_feedback(skipped_same))
         if opts.report:
             from .report import write_report
             summary["report"] = str(write_report(self, subs))
@@ -537,25 +591,49 @@ class Batch:
         with self.gradebook() as gb:
             s = gb.find_submission(self.assignment, student)
             score, max_score = float(s.score), float(s.max_score)
-        self.state[student] = {"hash": sub.digest(), "status": status, "problems": problems,
+        self.state[student] = {"key": grading_state.student_key(self.context_key, sub.digest()),
+                               "hash": sub.digest(), "status": status, "problems": problems,
                                "score": score, "max_score": max_score, "seconds": round(seconds, 2),
                                "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()}
-        _atomic_write(self.state_path, json.dumps(self.state, indent=1, sort_keys=True))
+        grading_state.save(self.state_path, self.state)
         summary["graded"].append(student)
         summary["problems"][student] = problems
 
     # ----------------------------------------------------------------------------- feedback
-    def generate_feedback(self, students) -> None:
-        from nbgrader.apps import NbGraderAPI
-        from nbgrader.coursedir import CourseDirectory
-        cd = CourseDirectory(config=self.cfg)
-        api = NbGraderAPI(coursedir=cd, config=self.cfg)
+    def feedback_file(self, student: str, nb_id: str) -> Path:
+        return Path(self.coursedir.format_path(self.coursedir.feedback_directory, student,
+                                               self.assignment)) / f"{nb_id}.html"
+
+    def missing_feedback(self, students) -> list[str]:
+        """Students skipped as unchanged whose feedback is gone (deleted, or never written)."""
+        out = []
         for student in students:
-            dest = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
-            if not dest.exists():
+            auto = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
+            if any((auto / f"{nb}.ipynb").exists() and not self.feedback_file(student, nb).exists()
+                   for nb in self.notebooks):
+                out.append(student)
+        return out
+
+    def generate_feedback(self, students) -> None:
+        """nbgrader's generate_feedback in a child process (grading.feedback_stage), with a time
+        limit per student and a memory limit; a failure is that student's problem."""
+        students = [s for s in students if Path(self.coursedir.format_path(
+            self.coursedir.autograded_directory, s, self.assignment)).exists()]
+        if not students:
+            return
+        work = Path(tempfile.mkdtemp(prefix=f"grading-feedback-{self.assignment}-"))
+        try:
+            failed = generate_feedback_in_child(self.root, self.assignment, self.db_url, students, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        changed = False
+        for student, why in failed.items():
+            if why is None or student not in self.state:
                 continue
-            with contextlib.redirect_stdout(sys.stderr):
-                res = api.generate_feedback(self.assignment, student_id=student, force=True)
-            if not res.get("success"):
-                self.state[student].setdefault("problems", []).append("feedback could not be generated")
-                self.log_lines.append(f"feedback for {student} failed: {str(res.get('log'))[-500:]}")
+            problems = self.state[student].setdefault("problems", [])
+            if why not in problems:
+                problems.append(why)
+                changed = True
+            self.log_lines.append(f"feedback for {student}: {why}")
+        if changed:
+            grading_state.save(self.state_path, self.state)

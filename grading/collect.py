@@ -14,12 +14,15 @@ decorations are removed. Nothing is extracted from a zip to disk: members are re
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
 
@@ -46,24 +49,75 @@ class Submission:
         return h.hexdigest()
 
 
+def shown(text: str) -> str:
+    """A name as it may be printed: control characters (and other unprintables) escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text))
+
+
+@dataclass
+class Entry:
+    rel: PurePosixPath
+    size: int
+    read: object                      # () -> bytes
+    problem: str | None = None        # why this file cannot be used (symlink, corrupt member)
+
+
+def _folder_entries(path: Path):
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if (here / name).is_symlink():  # os.walk lists it but never enters it
+                filenames.append(name)
+        dirnames.sort()
+        for name in sorted(filenames):
+            file = here / name
+            rel = PurePosixPath(file.relative_to(path).as_posix())
+            if file.is_symlink():
+                yield Entry(rel, 0, lambda: b"", f"{shown(rel)} is a symbolic link (not followed)")
+            elif file.is_file():
+                size = file.stat().st_size
+
+                def read(file=file, size=size):
+                    with open(file, "rb") as fh:
+                        return fh.read(min(size, MAX_NOTEBOOK_BYTES) + 1)
+                yield Entry(rel, size, read)
+
+
+def _zip_entries(path: Path):
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SubmissionError(f"{path}: not a readable zip file ({exc})") from None
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename.replace("\\", "/")
+            rel = PurePosixPath(*[p for p in PurePosixPath(name).parts if p not in ("..", ".", "/")] or ["_"])
+            if stat.S_ISLNK(info.external_attr >> 16):
+                yield Entry(rel, 0, lambda: b"", f"{shown(rel)} is a symbolic link in the zip (not followed)")
+                continue
+            if not rel.name.lower().endswith(".ipynb") or info.file_size > MAX_NOTEBOOK_BYTES:
+                yield Entry(rel, info.file_size, lambda: b"")
+                continue
+            try:  # read now, in memory: the archive is closed when collect() uses it
+                with zf.open(info) as fh:
+                    data = fh.read(MAX_NOTEBOOK_BYTES + 1)  # a header may lie about the size
+            except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError,
+                    EOFError, ValueError) as exc:
+                yield Entry(rel, info.file_size, lambda: b"",
+                            f"{shown(rel)}: corrupt zip member ({type(exc).__name__}: {shown(str(exc))[:120]})")
+                continue
+            yield Entry(rel, len(data), (lambda data=data: data))
+
+
 def _entries(path: Path):
-    """(relative posix path, size, reader) for every file in the folder or zip."""
+    """Every file in the folder or zip, as an Entry."""
     if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.is_symlink():
-                rel = PurePosixPath(file.relative_to(path).as_posix())
-                yield rel, file.stat().st_size, file.read_bytes
+        yield from _folder_entries(path)
     elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                name = info.filename.replace("\\", "/")
-                rel = PurePosixPath(*[p for p in PurePosixPath(name).parts if p not in ("..", ".", "/")])
-                data = b""
-                if rel.name.lower().endswith(".ipynb") and info.file_size <= MAX_NOTEBOOK_BYTES:
-                    data = zf.read(info)  # read now: the archive is closed when collect() uses it
-                yield rel, info.file_size, (lambda data=data: data)
+        yield from _zip_entries(path)
     else:
         raise SubmissionError(f"{path} is neither a folder nor a zip file")
 
@@ -87,7 +141,8 @@ def collect(path: Path, notebooks: list[str], regex: str | None = None):
     subs: dict[str, Submission] = {}
     skipped: list[str] = []
     candidates: dict[str, list] = {}
-    for rel, size, read in _entries(path):
+    for entry in _entries(path):
+        rel, size, read = entry.rel, entry.size, entry.read
         if any(p in IGNORED_PARTS or p.startswith(".") for p in rel.parts):
             continue
         nb_hint = None
@@ -103,14 +158,19 @@ def collect(path: Path, notebooks: list[str], regex: str | None = None):
         else:
             student = rel.name.split("_", 1)[0] if "_" in rel.name else None
             if student is None:
-                skipped.append(f"{rel}: no student id (expected <student>_<name>.ipynb or a folder)")
+                skipped.append(entry.problem or
+                               f"{shown(rel)}: no student id (expected <student>_<name>.ipynb or a folder)")
                 continue
         if not student or not STUDENT_ID.match(student):
-            skipped.append(f"{rel}: not a valid student id ({student!r})")
+            skipped.append(f"{shown(rel)}: not a valid student id ({shown(repr(student))})")
+            continue
+        if entry.problem:
+            subs.setdefault(student, Submission(student)).problems.append(entry.problem)
+            subs[student].others.append(shown(rel.name))
             continue
         sub = subs.setdefault(student, Submission(student))
         if not rel.name.lower().endswith(".ipynb"):
-            sub.others.append(rel.name)
+            sub.others.append(shown(rel.name))
             continue
         candidates.setdefault(student, []).append((rel, size, read, nb_hint))
     for student, items in candidates.items():
@@ -118,21 +178,26 @@ def collect(path: Path, notebooks: list[str], regex: str | None = None):
         for rel, size, read, nb_hint in sorted(items, key=lambda it: str(it[0])):
             nb_id = _match_notebook(nb_hint or rel.name, notebooks)
             if nb_id is None:
-                sub.others.append(rel.name)
+                sub.others.append(shown(rel.name))
                 continue
             if nb_id in sub.files:
                 # Two candidates for one notebook: an exact name wins, else the first one.
                 if clean_name(rel.name) == nb_id and rel.name != sub.names[nb_id]:
-                    sub.problems.append(f"several notebooks for {nb_id}; used {rel.name}")
+                    sub.problems.append(f"several notebooks for {nb_id}; used {shown(rel.name)}")
                 else:
-                    sub.problems.append(f"several notebooks for {nb_id}; ignored {rel.name}")
+                    sub.problems.append(f"several notebooks for {nb_id}; ignored {shown(rel.name)}")
                     continue
             if size > MAX_NOTEBOOK_BYTES:
                 sub.files[nb_id] = None
-                sub.problems.append(f"{rel.name} is larger than {MAX_NOTEBOOK_BYTES} bytes")
+                sub.problems.append(f"{shown(rel.name)} is larger than {MAX_NOTEBOOK_BYTES} bytes")
             else:
-                sub.files[nb_id] = read()
-            sub.names[nb_id] = rel.name
+                data = read()
+                if len(data) > MAX_NOTEBOOK_BYTES:  # grew since it was listed, or a lying header
+                    sub.files[nb_id] = None
+                    sub.problems.append(f"{shown(rel.name)} is larger than {MAX_NOTEBOOK_BYTES} bytes")
+                else:
+                    sub.files[nb_id] = data
+            sub.names[nb_id] = shown(rel.name)
     return subs, skipped
 
 

@@ -1,26 +1,36 @@
-"""The sandbox a student's kernel runs in: bubblewrap namespaces, resource limits, IPC sockets.
+"""The sandbox a student's kernel runs in: bubblewrap namespaces, a cgroup, rlimits, IPC sockets.
 
 `SandboxSpec` describes one sandbox (the folders it may see and the caps); `kernel_command`
 turns an ipykernel command line into
 
-    prlimit --as=... --cpu=... --fsize=... --core=0 --nofile=... -- \
-        bwrap --unshare-all --die-with-parent --new-session --uid 65534 --gid 65534 \
-              --ro-bind /usr /usr ... --clearenv --setenv ... --chdir /scratch/work -- \
-        python -m ipykernel_launcher -f CONNECTION_FILE ...
+    python -m grading.jail LAUNCH.json
 
-and `make_kernel_manager_class` returns a jupyter_client kernel manager that launches its kernel
+where LAUNCH.json (mode 0600) holds the bwrap command line, the kernel's environment and the
+limits, so no secret is on any command line. `grading.jail` joins the sandbox's cgroup, sets the
+rlimits, drops root (when the grader is root) and execs
+
+    bwrap --unshare-all --disable-userns --die-with-parent --new-session --uid 65534 --gid 65534
+          --ro-bind /usr /usr ... --size N --tmpfs /tmp --size M --tmpfs /scratch ...
+          -- python -m ipykernel_launcher -f CONNECTION_FILE
+
+`make_kernel_manager_class` returns a jupyter_client kernel manager that launches its kernel
 that way and talks to it over Unix sockets (`transport="ipc"`) in a folder that only this
 sandbox shares with the worker.
 
-What the kernel can see: /usr, /etc (read-only; no /etc/shadow); the Python installation and
-the venv (read-only); the offline datasets and a seeded Keras cache (read-only, under /data);
-an IPython profile with start-up files (read-only); its own scratch folder (read-write, also
-$HOME and the working directory); the connection folder (read-write); a private /tmp (tmpfs),
-/proc of its own pid namespace, a minimal /dev. Nothing else: no repository, no solutions/, no
-gradebook, no other student's folder, no network (only a loopback in a fresh net namespace).
+What the kernel can see: /usr, a few files of /etc (no /etc/shadow); the Python installation
+and the venv (read-only); the offline datasets and a seeded Keras cache (read-only, under
+/data); the IPython start-up files (read-only); a size-limited tmpfs at /scratch ($HOME and the
+working directory) and another at /tmp; the connection folder; /proc of its own pid namespace
+(bwrap covers /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus read-only where they would be
+writable); a minimal /dev. Nothing else: no repository, no solutions/, no gradebook, no other
+student's folder, no network (only a loopback in a fresh net namespace).
+
+When the grader is root, the sandbox runs as the host user `nobody` (65534), so a file of the
+host that only root may read stays unreadable and /proc/sys stays read-only inside.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -29,9 +39,12 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-SANDBOX_UID = 65534  # nobody
+from . import limits as _limits
+
+SANDBOX_UID = 65534  # nobody: the uid inside the sandbox, and the host uid when the grader is root
 DATA_MOUNT = "/data"
 SCRATCH_MOUNT = "/scratch"
+REPO = str(Path(__file__).resolve().parents[1])
 
 
 class SandboxUnavailable(RuntimeError):
@@ -43,11 +56,16 @@ class Caps:
     """Limits for one submission."""
     cell_seconds: int = 300          # per cell (nbgrader Execute.timeout)
     wall_seconds: int = 900          # per submission, all cells and the kernel start together
-    cpu_seconds: int = 900           # RLIMIT_CPU of the kernel (all its threads)
-    memory_mb: int = 4096            # RLIMIT_AS of the kernel (TensorFlow alone maps ~2.5 GB)
+    cpu_seconds: int = 900           # RLIMIT_CPU of each process of the kernel
+    memory_mb: int = 4096            # cgroup memory of the whole sandbox, and RLIMIT_AS per process
     output_bytes: int = 1_000_000    # outputs of one cell, in bytes, before truncation
     file_mb: int = 256               # RLIMIT_FSIZE: largest file the kernel may write
-    threads: int = 1                 # OMP / TF intra- and inter-op threads per kernel
+    threads: int = 1                 # OMP / TF threads per kernel; also the sandbox's CPU quota
+    processes: int = 256             # cgroup pids.max of the sandbox (threads count too)
+    tmp_mb: int = 512                # size of the sandbox's /tmp (tmpfs, counted as its memory)
+    scratch_mb: int = 512            # size of /scratch ($HOME, working directory; tmpfs)
+    notebook_output_bytes: int = 5_000_000  # outputs of the whole notebook (display updates too)
+    cells_factor: int = 10           # a notebook with more cells than this times the source's is refused
 
 
 @dataclass
@@ -57,11 +75,15 @@ class SandboxSpec:
     datasets: str | None               # ../shared/datasets (bound read-only at /data/datasets)
     keras_seed: str | None             # seeded Keras cache (bound read-only at /data/keras)
     ipythondir: str                    # IPython dir whose start-up files are bound read-only
-    scratch: str                       # this submission's writable folder (bound at /scratch)
+    scratch: str                       # this job's host folder (kernel log, launch file, staging)
     conn_dir: str                      # connection files and IPC sockets (bound at the same path)
     caps: Caps = field(default_factory=Caps)
     env: dict = field(default_factory=dict)  # extra variables (COURSE_GRADING_SEED, ...)
     sandbox: bool = True               # False only with --no-sandbox (trusted submissions)
+    # "auto" (the default) is resolved by the worker when the kernel starts:
+    cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.limits.detect)
+    tag: str = "auto"                  # names the cgroups (the grader's pid: it sweeps them)
+    run_as: int | str | None = "auto"  # host uid of the sandbox: nobody when the grader is root
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -77,24 +99,37 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def host_user() -> int | None:
+    """The unprivileged host uid the sandbox runs as: nobody when we are root, else ourselves."""
+    return SANDBOX_UID if os.geteuid() == 0 else None
+
+
 def check_sandbox() -> str:
-    """The bwrap binary, after checking that it can create the namespaces; raises otherwise."""
+    """The bwrap binary, after checking that a sandbox can be made as it will be; raises otherwise."""
     import subprocess
+    import tempfile
     path = bwrap_path()
     if path is None:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed; "
             "install it (apt-get install bubblewrap) or, for trusted notebooks only, pass --no-sandbox")
-    probe = [path, "--unshare-all", "--die-with-parent", "--unshare-user",
-             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-             "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
-    proc = subprocess.run(probe, capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
+    helptext = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30).stdout
+    missing = [flag for flag in ("--size", "--disable-userns", "--perms") if flag not in helptext]
+    if missing:
+        raise SandboxUnavailable(f"bubblewrap at {path} is too old (no {', '.join(missing)}); "
+                                 "version 0.8 or later is needed (Debian 12: apt-get install bubblewrap)")
+    with tempfile.TemporaryDirectory(prefix="grading-probe-") as tmp:
+        os.chmod(tmp, 0o711)
+        spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None,
+                           keras_seed=None, ipythondir=tmp, scratch=f"{tmp}/s", conn_dir=f"{tmp}/c",
+                           run_as=host_user(), cgroup=None)
+        proc = run_sandboxed(spec, [f"{spec.venv}/bin/python", "-c", "import os; print(os.getuid())"],
+                             timeout=60)
+    if proc.returncode != 0 or proc.stdout.strip() != str(SANDBOX_UID):
         raise SandboxUnavailable(
-            f"bwrap cannot create a sandbox here ({proc.stderr.strip() or proc.returncode}); "
-            "unprivileged user namespaces may be disabled. For trusted notebooks only: --no-sandbox")
+            f"bwrap cannot create a sandbox here ({proc.stderr.strip()[-400:] or proc.returncode}); "
+            "unprivileged user namespaces may be disabled (user.max_user_namespaces), or the "
+            "Python installation is not readable. For trusted notebooks only: --no-sandbox")
     return path
 
 
@@ -126,75 +161,188 @@ def sandbox_env(spec: SandboxSpec) -> dict:
     return env
 
 
+def _keras_datasets(spec: SandboxSpec) -> list[str]:
+    seed = Path(spec.keras_seed) / "datasets" if spec.keras_seed else None
+    return sorted(e.name for e in seed.iterdir()) if seed and seed.is_dir() else []
+
+
 def prepare_scratch(spec: SandboxSpec) -> None:
-    """Writable scratch: home, work dir, and a Keras cache of links onto the read-only seed."""
+    """The job's host folder. With the sandbox, /scratch itself is a tmpfs made by bwrap (see
+    `_scratch_ops`); without it (--no-sandbox) the host folder is the kernel's scratch."""
     scratch = Path(spec.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.chmod(scratch, 0o700)
+    if spec.sandbox:
+        return
     for sub in ("home", "work", "tmp", "keras/datasets"):
         (scratch / sub).mkdir(parents=True, exist_ok=True)
-    if spec.keras_seed:
-        seed_root = Path(spec.keras_seed)
-        target_root = f"{DATA_MOUNT}/keras" if spec.sandbox else str(seed_root)
-        seed_datasets = seed_root / "datasets"
-        if seed_datasets.is_dir():
-            for entry in seed_datasets.iterdir():
-                link = scratch / "keras" / "datasets" / entry.name
-                if not link.exists():
-                    link.symlink_to(f"{target_root}/datasets/{entry.name}")
+    for name in _keras_datasets(spec):
+        link = scratch / "keras" / "datasets" / name
+        if not link.exists():
+            link.symlink_to(f"{spec.keras_seed}/datasets/{name}")
     profile = scratch / "ipython" / "profile_default"
     profile.mkdir(parents=True, exist_ok=True)
     link = profile / "startup"
-    if not link.exists():  # the start-up files stay read-only; the rest of the profile is scratch
-        startup = Path(spec.ipythondir) / "profile_default" / "startup"
-        link.symlink_to(f"{DATA_MOUNT}/ipython-startup" if spec.sandbox else str(startup))
-    os.chmod(scratch, 0o777)
-    for path in scratch.rglob("*"):
-        if not path.is_symlink():
-            os.chmod(path, 0o777)
+    if not link.exists():
+        link.symlink_to(Path(spec.ipythondir) / "profile_default" / "startup")
 
 
-def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
-    """Wrap a kernel command line (python -m ipykernel_launcher ...) in prlimit + bwrap."""
+def _scratch_ops(spec: SandboxSpec) -> list[str]:
+    """/scratch as a sized tmpfs: home, work dir, IPython dir, a Keras cache of links onto /data."""
+    ops = ["--perms", "0700", "--size", str(spec.caps.scratch_mb * 1024 * 1024), "--tmpfs", SCRATCH_MOUNT]
+    for sub in ("home", "work", "keras", "keras/datasets", "ipython", "ipython/profile_default"):
+        ops += ["--dir", f"{SCRATCH_MOUNT}/{sub}"]
+    for name in _keras_datasets(spec):
+        ops += ["--symlink", f"{DATA_MOUNT}/keras/datasets/{name}", f"{SCRATCH_MOUNT}/keras/datasets/{name}"]
+    ops += ["--symlink", f"{DATA_MOUNT}/ipython-startup", f"{SCRATCH_MOUNT}/ipython/profile_default/startup"]
+    return ops
+
+
+def _rlimits(spec: SandboxSpec) -> dict:
     caps = spec.caps
-    limits = ["prlimit",
-              f"--as={caps.memory_mb * 1024 * 1024}",
-              f"--cpu={caps.cpu_seconds}:{caps.cpu_seconds + 5}",
-              f"--fsize={caps.file_mb * 1024 * 1024}",
-              "--core=0", "--nofile=1024", "--"]
-    if not spec.sandbox:
-        return limits + argv
+    limits = {"RLIMIT_AS": (caps.memory_mb * 1024 * 1024,) * 2,
+              "RLIMIT_CPU": (caps.cpu_seconds, caps.cpu_seconds + 5),
+              "RLIMIT_FSIZE": (caps.file_mb * 1024 * 1024,) * 2,
+              "RLIMIT_CORE": (0, 0), "RLIMIT_NOFILE": (1024, 1024)}
+    if not spec.cgroup and spec.sandbox:
+        # Fallback for the process count: RLIMIT_NPROC counts every task of the host user, so
+        # leave room for what that user already runs (and the other sandboxes of this batch).
+        uid = spec.run_as if spec.run_as is not None else os.getuid()
+        n = _limits.tasks_of_uid(uid) + caps.processes
+        limits["RLIMIT_NPROC"] = (n, n)
+    return limits
+
+
+def _bwrap_args(spec: SandboxSpec, stage: dict) -> list[str]:
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bwrap disappeared")
-    cmd = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+    root = spec.run_as is not None and os.geteuid() == 0
+
+    def source(path: str) -> str:
+        """Root stages every host source where the sandbox user can reach it (grading.jail)."""
+        if not root:
+            return path
+        if not _STAGES or stage.get("") != _STAGES[-1]:
+            # In /tmp (always traversable): the job's own folders may sit below a 0700 one.
+            import tempfile
+            stage[""] = tempfile.mkdtemp(prefix="tdnn-stage-", dir="/tmp")
+            os.chmod(stage[""], 0o711)
+            _STAGES.append(stage[""])
+        dst = os.path.join(stage[""], str(len(stage)))
+        os.mkdir(dst)
+        stage[path] = dst
+        return dst
+
+    cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+           "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+           "--hostname", "sandbox",
            "--ro-bind", "/usr", "/usr",
            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+           "--proc", "/proc", "--dev", "/dev",
+           "--perms", "1777", "--size", str(spec.caps.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     # /etc without secrets: only what Python, ssl and locale look at.
     for name in ("passwd", "group", "nsswitch.conf", "hosts", "localtime", "ld.so.cache",
-                 "ld.so.conf", "ld.so.conf.d", "ssl", "alternatives", "mime.types", "fonts"):
+                 "ld.so.conf", "ld.so.conf.d", "ssl/certs", "alternatives", "mime.types", "fonts"):
         if os.path.exists(f"/etc/{name}"):
             cmd += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     seen = set()
     for path in (spec.python_prefix, spec.venv):
         real = os.path.realpath(path)
-        for p in {path, real}:
+        for p in sorted({path, real}):
             if p not in seen and not p.startswith("/usr/"):
                 seen.add(p)
-                cmd += ["--ro-bind", p, p]
+                cmd += ["--ro-bind", source(p), p]
     if spec.datasets:
-        cmd += ["--ro-bind", spec.datasets, f"{DATA_MOUNT}/datasets"]
+        cmd += ["--ro-bind", source(spec.datasets), f"{DATA_MOUNT}/datasets"]
     if spec.keras_seed:
-        cmd += ["--ro-bind", spec.keras_seed, f"{DATA_MOUNT}/keras"]
-    cmd += ["--ro-bind", f"{spec.ipythondir}/profile_default/startup", f"{DATA_MOUNT}/ipython-startup",
-            "--bind", spec.scratch, SCRATCH_MOUNT,
-            "--bind", spec.conn_dir, spec.conn_dir,
-            "--remount-ro", "/",
-            "--chdir", f"{SCRATCH_MOUNT}/work", "--clearenv"]
-    for key, value in sandbox_env(spec).items():
-        cmd += ["--setenv", key, value]
-    return limits + cmd + ["--"] + argv
+        cmd += ["--ro-bind", source(spec.keras_seed), f"{DATA_MOUNT}/keras"]
+    cmd += ["--ro-bind", source(f"{spec.ipythondir}/profile_default/startup"),
+            f"{DATA_MOUNT}/ipython-startup"]
+    cmd += _scratch_ops(spec)
+    cmd += ["--bind", source(spec.conn_dir), spec.conn_dir,
+            "--remount-ro", "/", "--chdir", f"{SCRATCH_MOUNT}/work", "--"]
+    return cmd
+
+
+_CGROUPS: list = []  # cgroups this worker made; `release_all` removes them
+_STAGES: list = []   # staging folders (empty on the host: the binds live in the jail's namespace)
+
+
+def resolve(spec: SandboxSpec) -> SandboxSpec:
+    if spec.cgroup == "auto":
+        spec.cgroup = _limits.detect()[0]
+    if spec.run_as == "auto":
+        spec.run_as = host_user()
+    if spec.tag == "auto":
+        spec.tag = str(os.getppid())  # the worker's parent: the grader
+    return spec
+
+
+def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
+    """Write the launch file for `grading.jail` and return its (secret-free) command line."""
+    resolve(spec)
+    os.makedirs(spec.scratch, exist_ok=True)
+    os.makedirs(spec.conn_dir, exist_ok=True)
+    cgroup = None
+    if spec.cgroup:
+        caps = spec.caps
+        cgroup = _limits.SandboxCgroup.create(f"{spec.tag}-{os.getpid()}-{len(_CGROUPS)}",
+                                              memory_mb=caps.memory_mb, pids=caps.processes,
+                                              cpus=max(1, caps.threads))
+        _CGROUPS.append(cgroup)
+    stage: dict = {}
+    launch = {"rlimits": _rlimits(spec), "cgroup_procs": cgroup.procs_files() if cgroup else []}
+    if spec.sandbox:
+        launch["argv"] = _bwrap_args(spec, stage) + argv
+        launch["env"] = sandbox_env(spec)
+        if spec.run_as is not None and os.geteuid() == 0:
+            stage.pop("", None)
+            launch.update(uid=spec.run_as, gid=spec.run_as, stage=stage, give=[spec.conn_dir])
+    else:
+        launch["argv"] = argv
+        launch["env"] = sandbox_env(spec)
+        launch["cwd"] = os.path.join(spec.scratch, "work")
+    path = os.path.join(spec.scratch, "launch.json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(launch, fh)
+    return [sys.executable, "-m", "grading.jail", path]
+
+
+def launcher_env() -> dict:
+    """Environment of `python -m grading.jail` itself (the kernel gets the one in LAUNCH.json)."""
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO, "LANG": "C.UTF-8"}
+
+
+def release_all() -> dict:
+    """Kill what is left in this worker's cgroups and remove them; what the limits caught."""
+    seen = {"oom_kills": 0, "pids_refused": 0}
+    while _CGROUPS:
+        cg = _CGROUPS.pop()
+        seen["oom_kills"] += cg.oom_kills()
+        seen["pids_refused"] += cg.pids_refused()
+        cg.remove()
+    while _STAGES:
+        shutil.rmtree(_STAGES.pop(), ignore_errors=True)
+    return seen
+
+
+def run_sandboxed(spec: SandboxSpec, argv: list[str], timeout: float):
+    """Run a plain command in a sandbox built like a kernel's (probe and tests); CompletedProcess.
+    The cgroup, if any, is removed afterwards; `proc.limits` says what it caught."""
+    import subprocess
+    Path(spec.ipythondir, "profile_default", "startup").mkdir(parents=True, exist_ok=True)
+    prepare_scratch(spec)
+    try:
+        cmd = kernel_command(spec, argv)
+        proc = subprocess.run(cmd, env=launcher_env(), cwd=spec.scratch, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    finally:
+        seen = release_all()
+    proc.limits = seen
+    return proc
 
 
 def make_kernel_manager_class(spec: SandboxSpec):
@@ -217,11 +365,10 @@ def make_kernel_manager_class(spec: SandboxSpec):
             return kernel_command(spec, argv)
 
         async def _async_pre_start_kernel(self, **kw):
-            # No environment or working directory leaks from the grader into the kernel.
-            kw["env"] = dict(sandbox_env(spec)) if not spec.sandbox else {"PATH": "/usr/bin:/bin"}
-            if not spec.sandbox:
-                kw["env"]["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
-            kw["cwd"] = spec.scratch + "/work" if not spec.sandbox else spec.conn_dir
+            # No environment or working directory leaks from the grader into the kernel: the
+            # launcher gets a minimal one and hands the kernel the one in its launch file.
+            kw["env"] = launcher_env()
+            kw["cwd"] = spec.scratch
             log = open(os.path.join(spec.scratch, "kernel.log"), "ab")
             kw["stdout"], kw["stderr"] = log, log
             return await super()._async_pre_start_kernel(**kw)
@@ -232,5 +379,6 @@ def make_kernel_manager_class(spec: SandboxSpec):
 if __name__ == "__main__":  # python -m grading.sandbox: is a sandbox possible here?
     try:
         print("sandbox OK:", check_sandbox())
+        print("limits:", _limits.detect()[1])
     except SandboxUnavailable as exc:
         sys.exit(f"error: {exc}")

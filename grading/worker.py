@@ -28,7 +28,9 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
+from . import sandbox as _sandbox
 from .guard import guard_call
+from .outputs import clean_notebook, clean_output, output_size
 from .sandbox import SandboxSpec, make_kernel_manager_class, prepare_scratch
 
 SIGNALS = {signal.SIGXCPU: "CPU-time cap (RLIMIT_CPU) reached",
@@ -47,18 +49,11 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
 
 
 def _output_size(out) -> int:
-    size = 0
-    for key in ("text", "evalue"):
-        if key in out:
-            size += len(str(out[key]).encode("utf-8", "replace"))
-    for value in (out.get("data") or {}).values():
-        size += len(value.encode("utf-8", "replace")) if isinstance(value, str) else len(json.dumps(value))
-    for line in out.get("traceback") or []:
-        size += len(line)
-    return size
+    return output_size(out)
 
 
 def build_executor(job: dict, spec: SandboxSpec, state: dict):
+    from nbformat.v4 import output_from_msg
     from nbgrader.preprocessors import Execute
 
     caps = spec.caps
@@ -74,25 +69,76 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
     class GuardedExecute(Execute):
         """nbgrader's Execute with a deadline, an output cap in bytes and the test guard."""
 
+        def _charge(self, cell_index, size) -> bool:
+            """Count output bytes against the cell's and the notebook's caps; False: drop it."""
+            used = state["out_bytes"].get(cell_index, 0)
+            if used > caps.output_bytes or state["nb_bytes"] > caps.notebook_output_bytes:
+                return False
+            if state["nb_bytes"] + size > caps.notebook_output_bytes:
+                state["nb_bytes"] = caps.notebook_output_bytes + 1
+                state["capped"][cell_index] = "notebook"
+                return False
+            if used + size > caps.output_bytes:
+                state["out_bytes"][cell_index] = caps.output_bytes + 1
+                state["capped"].setdefault(cell_index, "cell")
+                return False
+            state["out_bytes"][cell_index] = used + size
+            state["nb_bytes"] += size
+            return True
+
         def output(self, outs, msg, display_id, cell_index):
             used = state["out_bytes"].get(cell_index, 0)
-            if used > caps.output_bytes:
-                return None  # already over the cap: drop
+            if used > caps.output_bytes or state["nb_bytes"] > caps.notebook_output_bytes:
+                return None  # already over a cap: drop
             out = super().output(outs, msg, display_id, cell_index)
             if out is None:
                 return None
+            if clean_output(out) is None:
+                outs.remove(out)
+                return None
             size = _output_size(out)
-            if used + size > caps.output_bytes:
+            if not self._charge(cell_index, size):
                 room = max(0, caps.output_bytes - used)
-                if "text" in out:
+                if "text" in out and state["capped"].get(cell_index) == "cell":
                     out["text"] = str(out["text"])[:room] + "\n[output truncated by the grader]\n"
+                    state["nb_bytes"] += room
                 else:
                     outs.remove(out)
-                state["out_bytes"][cell_index] = caps.output_bytes + 1
-                state["capped"].add(cell_index)
-            else:
-                state["out_bytes"][cell_index] = used + size
             return out
+
+        def _update_display_id(self, display_id, msg):
+            # update_display_data (and a display with a known display_id) rewrites every output
+            # with that id: each rewrite counts, as many times as outputs it rewrites.
+            targets = self._display_id_map.get(display_id, {})
+            count = sum(len(v) for v in targets.values())
+            if not count:
+                return
+            content = msg.get("content") or {}
+            size = output_size({"data": content.get("data") or {},
+                                "metadata": content.get("metadata") or {}}) * count
+            cell_index = state["current"] if state["current"] is not None else 0
+            if not self._charge(cell_index, size):
+                return
+            if msg["header"]["msg_type"] == "update_display_data":
+                msg["header"]["msg_type"] = "display_data"
+            try:
+                out = clean_output(output_from_msg(msg))
+            except ValueError:
+                return
+            if out is None:
+                return
+            for cell_idx, indices in targets.items():
+                outs = self.nb.cells[cell_idx].outputs
+                for i in indices:
+                    if i < len(outs):  # an output dropped at a cap leaves a stale index
+                        outs[i]["data"] = out["data"]
+                        outs[i]["metadata"] = out["metadata"]
+
+        def handle_comm_msg(self, outs, msg, cell_index):
+            return None  # no widgets: their state is not kept and their output not captured
+
+        def on_comm_open_jupyter_widget(self, msg):
+            return None
 
         def _guard(self, what):
             if job.get("guard", True) and self.kc is not None:
@@ -116,10 +162,15 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
                     o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
                 cell.outputs.append(error_output(
                     "CellTimeoutError", f"this cell ran longer than {caps.cell_seconds} s and was interrupted"))
-            if cell_index in state["capped"]:
+            if state["capped"].get(cell_index) == "cell":
                 cell.outputs.append(error_output(
                     "OutputLimitExceeded",
                     f"this cell printed more than {caps.output_bytes} bytes; output truncated"))
+            elif state["capped"].get(cell_index) == "notebook":
+                cell.outputs.append(error_output(
+                    "OutputLimitExceeded",
+                    f"the notebook's outputs exceed {caps.notebook_output_bytes} bytes; "
+                    "further output dropped"))
             if grade_id(cell) in instructor:
                 self._guard("record")
 
@@ -136,7 +187,7 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
     ex = GuardedExecute(kernel_manager_class=km_class, timeout_func=timeout_func,
                         timeout=caps.cell_seconds, startup_timeout=120, iopub_timeout=5,
                         interrupt_on_timeout=True, raise_on_iopub_timeout=True,
-                        record_timing=False)
+                        record_timing=False, store_widget_state=False)
     ex.on_cell_execute = ex._on_execute
     ex.on_cell_executed = ex._on_executed
     ex._km_class = km_class
@@ -163,7 +214,8 @@ def run_job(job: dict) -> dict:
     spec = SandboxSpec.from_json(job["sandbox"])
     prepare_scratch(spec)
     nb = nbformat.read(job["input"], as_version=4)
-    state = {"deadline": start + spec.caps.wall_seconds, "out_bytes": {}, "capped": set(), "timed_out": set(),
+    state = {"deadline": start + spec.caps.wall_seconds, "out_bytes": {}, "capped": {}, "nb_bytes": 0,
+             "timed_out": set(),
              "current": None, "executed": None}
     result = {"status": "ok", "reasons": [], "kernel_exit": None}
     ex = build_executor(job, spec, state)
@@ -227,12 +279,26 @@ def run_job(job: dict) -> dict:
                 result["reasons"].append(f"memory cap ({spec.caps.memory_mb} MB) hit in cell {index}")
             elif out.get("ename") == "CellTimeoutError":
                 result["reasons"].append(f"cell {index} timed out after {spec.caps.cell_seconds} s (interrupted)")
+            elif out.get("ename") == "OutputLimitExceeded" and "notebook" in str(out.get("evalue")):
+                result["reasons"].append(
+                    f"notebook output cap ({spec.caps.notebook_output_bytes} bytes) hit in cell {index}")
             elif out.get("ename") == "OutputLimitExceeded":
                 result["reasons"].append(f"output cap ({spec.caps.output_bytes} bytes) hit in cell {index}")
     result["reasons"] = list(dict.fromkeys(result["reasons"]))
+    clean_notebook(nb)
     nbformat.write(nb, job["output"])
     result["seconds"] = round(time.monotonic() - start, 2)
     return result
+
+
+def limit_reasons(caught: dict, spec: SandboxSpec) -> list[str]:
+    reasons = []
+    if caught.get("oom_kills"):
+        reasons.append(f"memory cap of the sandbox ({spec.caps.memory_mb} MB, all its processes "
+                       f"together) hit: {caught['oom_kills']} process(es) killed")
+    if caught.get("pids_refused"):
+        reasons.append(f"process cap of the sandbox ({spec.caps.processes} tasks) hit")
+    return reasons
 
 
 def main(argv: list[str]) -> int:
@@ -243,7 +309,9 @@ def main(argv: list[str]) -> int:
         result = {"status": "error", "reasons": [f"worker failed: {type(exc).__name__}: {exc}"[:400]],
                   "traceback": traceback.format_exc()[-4000:]}
     finally:
+        caught = _sandbox.release_all()  # the sandbox's cgroup: what is left in it dies
         shutil.rmtree(job["sandbox"]["conn_dir"], ignore_errors=True)
+    result.setdefault("reasons", []).extend(limit_reasons(caught, SandboxSpec.from_json(job["sandbox"])))
     tmp = job["result"] + ".tmp"
     Path(tmp).write_text(json.dumps(result))
     os.replace(tmp, job["result"])

@@ -5,10 +5,12 @@ start in seconds; the real `schedules` assignment is graded by test_hostile_subm
 """
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -240,3 +242,163 @@ def test_resume_after_kill(course, tmp_path, env):
     # No sandbox or worker survived the kill.
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"grading-{A}-" not in out
+
+
+@pytest.mark.slow
+def test_resume_key_retry_and_missing_feedback(course, tmp_path, env):
+    """A rerun regrades when the seed changes, retries a not-graded entry, regenerates deleted feedback."""
+    subs = tmp_path / "subs"
+    _write(subs / "alice" / "tiny.ipynb", student_nb(RIGHT))
+    (subs / "bob").mkdir()
+    (subs / "bob" / "tiny.ipynb").write_text('{"cells": [ not json')
+    proc = run_grading(course, A, subs, *CAPS, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "isolation: kernels run as" in proc.stdout and "limits:" in proc.stdout
+    state = json.loads((course / "autograded" / f".grading-state-{A}.json").read_text())
+    assert state["bob"]["status"] == "not_graded"
+    feedback = course / "feedback" / "alice" / A / f"{A}.html"
+    feedback.unlink()
+    proc = run_grading(course, A, subs, *CAPS, env=env)
+    assert "1 graded now, 1 unchanged" in proc.stdout, proc.stdout  # bob is retried, alice kept
+    assert feedback.exists()  # regenerated without regrading
+    proc = run_grading(course, A, subs, *CAPS, "--seed", "12345", env=env)
+    assert "2 graded now, 0 unchanged" in proc.stdout, proc.stdout
+    assert read_grades(course, A)["alice"]["total"] == 3.0
+    assert sorted(_submissions(course)) == [("alice", 1), ("bob", 1)]
+
+
+def _reachable_for(uid: int, paths) -> list[str]:
+    """A shell prefix that, in a private mount namespace, makes `paths` reachable for `uid` when an
+    ancestor is not (e.g. a Python installed under /root, mode 0700), then becomes that user."""
+    covers, binds = [], []
+    for path in paths:
+        path = os.path.realpath(path)
+        parts = Path(path).parents
+        blocked = [p for p in reversed(list(parts)) if str(p) != "/" and not os.stat(p).st_mode & 0o001]
+        if blocked:
+            covers.append(str(blocked[0]))
+            binds.append(path)
+    script = []
+    for i, path in enumerate(binds):
+        script.append(f'mkdir -p "$STAGE/{i}" && mount --bind "{path}" "$STAGE/{i}"')
+    for cover in dict.fromkeys(covers):
+        script.append(f'mount -t tmpfs -o mode=0755 tmpfs "{cover}"')
+    for i, path in enumerate(binds):
+        script.append(f'mkdir -p "{path}" && mount --bind "$STAGE/{i}" "{path}"')
+    script.append(f'exec setpriv --reuid {uid} --regid {uid} --clear-groups -- "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", " && ".join(script) or "true", "sh"]
+
+
+@pytest.mark.slow
+def test_unprivileged_grader(tmp_path, env):
+    """The grader as an unprivileged user (nobody): corrupt and odd zip members stay per student."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"):
+        pytest.skip("needs root (to become nobody), setpriv and unshare")
+    base = tmp_path / "unprivileged"
+    (base / "home").mkdir(parents=True)
+    (base / "nodata").mkdir()
+    c = base / "course"
+    (c / "grading").mkdir(parents=True)
+    for name in ("__init__.py", "feedback.py"):
+        (c / "grading" / name).write_bytes((REPO / "grading" / name).read_bytes())
+    (c / "nbgrader_config.py").write_bytes((REPO / "nbgrader_config.py").read_bytes())
+    _write(c / "solutions" / A / f"{A}.ipynb", tiny_source())
+    z = base / "subs.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("alice/tiny.ipynb", nbformat.writes(student_nb(RIGHT)))
+        zf.writestr("bob/tiny.ipynb", nbformat.writes(student_nb(WRONG)))
+        zf.writestr("carol/tiny.ipynb", nbformat.writes(student_nb(RIGHT)) * 3)
+        link = zipfile.ZipInfo("dave/tiny.ipynb")
+        link.external_attr = (0o120777 << 16)  # a symbolic link member
+        zf.writestr(link, "../../../etc/shadow")
+    raw = bytearray(z.read_bytes())
+    start = raw.index(b"carol/tiny.ipynb") + len(b"carol/tiny.ipynb") + 40
+    raw[start:start + 200] = b"\x00" * 200  # corrupt carol's compressed data
+    z.write_bytes(bytes(raw))
+    for path in [base, *base.rglob("*")]:
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    e = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHONPATH": str(REPO),
+         "HOME": str(base / "home"), "LANG": "C.UTF-8", "GRADING_CACHE": str(base / "home" / "cache")}
+    cmd = [sys.executable, "-m", "grading", A, str(z), "--course-root", str(c), "--no-progress",
+           "--datasets", str(base / "nodata"), *CAPS]
+    # nobody must reach the tests' own folders too (pytest's tmp_path is below a 0700 folder).
+    prefix = _reachable_for(65534, [sys.base_prefix, sys.prefix, REPO, base])
+    stage = tempfile.mkdtemp(prefix="tdnn-test-stage-")  # outside the folders it covers
+    try:
+        proc = subprocess.run(prefix + cmd, cwd="/", env={**e, "STAGE": stage},
+                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    assert "kernels run as this user (uid 65534)" in proc.stdout, proc.stdout
+    state = json.loads((c / "autograded" / f".grading-state-{A}.json").read_text())
+    assert state["carol"]["status"] == "not_graded" and "corrupt zip member" in " ".join(state["carol"]["problems"])
+    assert "symbolic link" in " ".join(state["dave"]["problems"])
+    totals = {s: g["total"] for s, g in read_grades(c, A).items()}
+    assert totals["alice"] == 3.0 and totals["bob"] == 0.0 and totals.get("carol", 0.0) == 0.0
+    assert (c / "feedback" / "alice" / A / f"{A}.html").stat().st_uid == 65534
+
+
+def test_intake_rejects_or_repairs_per_student():
+    """Hostile notebook files give a reason; malformed nbgrader metadata of any type is removed."""
+    from grading.intake import MAX_DEPTH, Rejected, read_submission
+    for raw, why in [(b"", "empty"), (b"\xff\xfe", "UTF-8"), (b"[1, 2]", "not a notebook"),
+                     (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+                     (b'{"cells": 3}', "no cells"),
+                     (b'{"cells": [], "m": ' + b"[" * (MAX_DEPTH + 5) + b"]" * (MAX_DEPTH + 5) + b"}", "nested"),
+                     (nbformat.writes(new_notebook(cells=[new_code_cell("1")] * 51)).encode(), "51 cells")]:
+        with pytest.raises(Rejected, match=why):
+            read_submission(raw, max_cells=50)
+    nb = student_nb(RIGHT)
+    odd = [["answer"], 7, None, {"x": 1}, "bad id!"]
+    for cell, gid in zip(nb.cells, odd):
+        cell.metadata["nbgrader"]["grade_id"] = gid
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": ["not", "a", "dict"]}))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": "yes", "grade_id": "x"}}))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": True, "points": "9"}}))
+    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50)
+    assert len(problems) == 8 and all("malformed nbgrader metadata" in p for p in problems), problems
+    assert all("nbgrader" not in c.metadata for c in out.cells)
+    # A copied cell keeps nothing of the original's identity; an unknown grade_id is dropped.
+    nb = student_nb(RIGHT)
+    nb.cells.insert(2, nbformat.from_dict(json.loads(json.dumps(nb.cells[3]))))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": True, "grade_id": "bonus",
+                                                                  "points": 99}}))
+    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {}}))
+    known = {c.metadata["nbgrader"]["grade_id"] for c in tiny_source().cells}
+    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50, known=known)
+    assert [p.split(" (")[0] for p in problems] == [
+        "grade_id test_visible used by cells 2 and 4", "cell 6 has nbgrader metadata with a grade_id "
+        "the assignment does not have", "malformed nbgrader metadata in cell 7"], problems
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in out.cells]
+    assert ids == ["intro", "setup", "test_visible", "answer", None, "test_hidden", None, None]
+
+
+def test_collect_reports_odd_members(tmp_path):
+    """A corrupt zip member, a symlink (zip or folder) and control characters stay per student."""
+    from grading.collect import collect
+    nb = nbformat.writes(student_nb(RIGHT)).encode()
+    z = tmp_path / "subs.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("alice/tiny.ipynb", nb)
+        zf.writestr("carol/tiny.ipynb", nb * 3)
+        link = zipfile.ZipInfo("dave/tiny.ipynb")
+        link.external_attr = 0o120777 << 16
+        zf.writestr(link, "/etc/shadow")
+        zf.writestr("erin/ti\x1bny.ipynb", nb)
+    raw = bytearray(z.read_bytes())
+    start = raw.index(b"carol/tiny.ipynb") + len(b"carol/tiny.ipynb") + 40
+    raw[start:start + 200] = b"\x00" * 200
+    z.write_bytes(bytes(raw))
+    subs, _ = collect(z, [A])
+    assert subs["alice"].files[A] == nb
+    assert not subs["carol"].files and "corrupt zip member" in subs["carol"].problems[0]
+    assert not subs["dave"].files and "symbolic link" in subs["dave"].problems[0]
+    assert subs["erin"].names[A] == "ti\\x1bny.ipynb"
+    folder = tmp_path / "folder"
+    (folder / "frank").mkdir(parents=True)
+    (folder / "frank" / "tiny.ipynb").symlink_to(tmp_path / "subs.zip")
+    (folder / "gina").symlink_to(tmp_path)  # a linked folder is not entered
+    subs, skipped = collect(folder, [A])
+    assert not subs["frank"].files and "symbolic link" in subs["frank"].problems[0]
+    assert any("gina" in line and "symbolic link" in line for line in skipped), skipped

@@ -63,6 +63,72 @@ for _what, _path in {targets}.items():
 '''
 
 
+FORK_MEMORY = """
+import subprocess, sys
+_code = "import time; b = bytearray(600 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(4)"
+_kids = [subprocess.Popen([sys.executable, "-c", _code]) for _ in range(8)]
+print("exit codes", [k.wait() for k in _kids])
+"""
+
+FORK_BOMB = """
+import subprocess
+_kids = []
+for _i in range(400):
+    try:
+        _kids.append(subprocess.Popen(["sleep", "60"]))
+    except OSError as _e:
+        print("BLOCKED fork", type(_e).__name__, len(_kids))
+        break
+else:
+    print("LEAK fork", len(_kids))
+for _k in _kids:
+    _k.kill()
+    _k.wait()
+"""
+
+FILL_TMP = """
+import os
+_mb = 0
+try:
+    for _i in range(40):  # files of 100 MB (RLIMIT_FSIZE caps one file at 256 MB)
+        with open(f"/tmp/fill{_i}", "wb") as _f:
+            for _j in range(100):
+                _f.write(b"x" * (1 << 20))
+                _mb += 1
+    print("LEAK tmp", _mb)
+except OSError as _e:
+    print("BLOCKED tmp", _e.errno, _mb)
+for _i in range(40):
+    if os.path.exists(f"/tmp/fill{_i}"):
+        os.remove(f"/tmp/fill{_i}")
+"""
+
+DISPLAY_FLOOD = """
+from IPython.display import display, update_display
+_handle = display("start", display_id=True)
+for _i in range(3000):
+    _handle.update("u" * 1000)
+for _i in range(300):
+    display("same", display_id="amplified")
+update_display("v" * 50_000, display_id="amplified")
+"""
+
+WIDGET = """
+from IPython.display import display
+display({"application/vnd.jupyter.widget-view+json": {"model_id": "m", "version_major": 2,
+                                                      "version_minor": 0}}, raw=True)
+"""
+
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
+           "rkJggg==")
+IMAGE_ATTRIBUTE = f"""
+from IPython.display import display
+display({{"image/png": "{PNG_1PX}"}}, raw=True,
+        metadata={{"image/png": {{"width": "1 onerror=alert(document.domain) x", "height": "1"}},
+                  "width": "2 onerror=alert(2)"}})
+"""
+
+
 def build_all(course, paths: dict) -> dict:
     """paths: read/write targets and the host port of a TCP server the sandbox must not reach."""
     base = reference_submission(course)
@@ -150,6 +216,56 @@ for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org
                                        "display(HTML(\"<script>alert('pwned-html')</script>\"))\n"
                                        "print(\"<script>alert('pwned-text')</script>\")\n"), reason=None,
         feedback_lacks="<script>alert(")
+
+    # The kernel is not host root: /proc/sys stays read-only, a root-only host file unreadable.
+    add("procsys", variant(WRONG_POWER + _probe(paths["proc"], "write")), reason=None,
+        stdout_has="BLOCKED", stdout_lacks="LEAK")
+    add("rootfile", variant(WRONG_POWER + _probe({"root_only": paths["root_only"]}, "read")),
+        reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+
+    # Limits hold for the whole sandbox, not per process.
+    add("forkmem", variant(WRONG_POWER + FORK_MEMORY), reason=r"memory cap of the sandbox")
+    add("forkbomb", variant(WRONG_POWER + FORK_BOMB), reason=None, stdout_has="BLOCKED fork",
+        stdout_lacks="LEAK")
+    add("tmpfill", variant(WRONG_POWER + FILL_TMP), reason=None, stdout_has="BLOCKED tmp",
+        stdout_lacks="LEAK")
+
+    # Output caps: display updates, widgets, metadata that reaches the HTML, cells.
+    add("displayflood", variant(WRONG_POWER + DISPLAY_FLOOD), reason=r"output cap")
+    nb = variant(WRONG_POWER + WIDGET)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json":
+                              {"version_major": 2, "version_minor": 0, "state": {"m": {"x": "W" * 5000}}}}
+    add("widget", nb, reason=None, output_lacks="application/vnd.jupyter.widget")
+    add("imgattr", variant(WRONG_POWER + IMAGE_ATTRIBUTE), reason=None, feedback_lacks="onerror")
+    nb = variant()
+    nb.cells += [nbformat.v4.new_code_cell("pass") for _ in range(10 * 32)]
+    add("manycells", nb, reason=r"cells, more than 320", max_total=0.0)
+
+    # Malformed nbgrader metadata, copied cells: that student only.
+    nb = variant()
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_power_visible":
+            cell.metadata["nbgrader"]["grade_id"] = ["test_power_visible"]
+    add("gradeidlist", nb, reason=r"malformed nbgrader metadata")
+    nb = variant()
+    for index, cell in enumerate(nb.cells):
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_power_hidden":
+            fake = copy.deepcopy(cell)
+            fake.source = "print('hidden tests passed')"
+            nb.cells.insert(index, fake)
+            break
+    add("dupid", nb, reason=r"grade_id test_power_hidden used by cells")
+    nb = variant()
+    nb.cells.insert(4, nbformat.v4.new_code_cell("print('free points?')", metadata={
+        "nbgrader": {"grade": True, "points": 50, "solution": False}}))
+    add("missingkeys", nb, reason=r"malformed nbgrader metadata")
+
+    # Hostile files: deep JSON, a huge file, a symlink out of the folder, control characters.
+    add("deepjson", b'{"cells": [], "metadata": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+        reason=r"nested deeper", max_total=0.0)
+    add("huge", b'{"cells": [' + b" " * (21 * 1024 * 1024) + b"]}", reason=r"larger than", max_total=0.0)
+    add("symlink", b"", reason=r"symbolic link", max_total=0.0, symlink_to=paths["symlink_to"])
+    add("ctrlname", variant(), reason=None, filename="sched\x1b[2J\x07ules.ipynb")
 
     # Files that are not notebooks.
     add("corrupt", b'{"cells": [ this is not json', reason=r"corrupt notebook", max_total=0.0)

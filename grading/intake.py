@@ -1,0 +1,135 @@
+"""Reading a submitted notebook without trusting it: every problem is the student's, never the batch's.
+
+`read_submission(raw, max_cells)` returns a notebook (nbformat v4) with well-formed nbgrader
+metadata, and the problems found, or raises `Rejected` with the reason the student will read:
+
+- not UTF-8, not JSON, JSON nested deeper than `MAX_DEPTH`, not a notebook, more cells than
+  `max_cells` (the caller passes a multiple of the source notebook's count): rejected;
+- nbgrader metadata of the wrong type or shape on a cell (a list as `grade_id`, a string as
+  `points`, a grade cell without `grade_id`, ...): that cell's nbgrader metadata is removed (the
+  instructor's cells are then put back by OverwriteCells as if deleted) and the problem reported;
+- a `grade_id` used by several cells (a copied cell): reported; the first keeps it, the others
+  lose their nbgrader metadata (nbgrader's own DeduplicateIds would leave empty metadata that
+  makes OverwriteCells fail); a `grade_id` the assignment does not have: removed, reported.
+"""
+from __future__ import annotations
+
+import json
+import numbers
+import re
+
+import nbformat
+
+MAX_DEPTH = 64
+GRADE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+BOOL_KEYS = ("grade", "solution", "locked", "task")
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+class Rejected(ValueError):
+    pass
+
+
+def _depth(obj) -> int:
+    """Nesting depth, without recursion (a hostile file may nest deeply)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            return d
+        if isinstance(item, dict):
+            stack.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, d + 1) for v in item)
+    return deepest
+
+
+def _valid_nbgrader(meta) -> str | None:
+    """None when this cell's nbgrader metadata is usable, else what is wrong with it."""
+    if not isinstance(meta, dict):
+        return f"not a mapping but {type(meta).__name__}"
+    for key in BOOL_KEYS:
+        if key in meta and not isinstance(meta[key], bool):
+            return f"{key} is {type(meta[key]).__name__}, not true/false"
+    if "points" in meta and (isinstance(meta["points"], bool) or not isinstance(meta["points"], numbers.Real)
+                             or not 0 <= meta["points"] < 1e6):
+        return "points is not a number"
+    if "schema_version" in meta and (isinstance(meta["schema_version"], bool)
+                                     or not isinstance(meta["schema_version"], int)):
+        return "schema_version is not an integer"
+    gid = meta.get("grade_id")
+    # nbgrader reads grade_id of every cell with nbgrader metadata (OverwriteCells): required.
+    if not isinstance(gid, str):
+        return f"grade_id is {type(gid).__name__}, not a string"
+    if not GRADE_ID.match(gid):
+        return "grade_id has characters nbgrader does not allow"
+    return None
+
+
+def read_submission(raw: bytes, max_cells: int, known: set | None = None):
+    """(notebook, problems); raises Rejected. `known`: the grade_ids of the source notebook."""
+    if raw is None:
+        raise Rejected("notebook missing or too large")
+    if not raw.strip():
+        raise Rejected("empty file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected("corrupt notebook (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise Rejected(f"corrupt notebook (JSON nested deeper than {MAX_DEPTH} levels)") from None
+    except ValueError as exc:
+        raise Rejected(f"corrupt notebook (not valid notebook JSON: {type(exc).__name__})") from None
+    if _depth(data) > MAX_DEPTH:
+        raise Rejected(f"corrupt notebook (JSON nested deeper than {MAX_DEPTH} levels)")
+    if not isinstance(data, dict):
+        raise Rejected("corrupt notebook (not a notebook: the top level is not an object)")
+    cells = data.get("cells")
+    if cells is None and isinstance(data.get("worksheets"), list):  # nbformat 3
+        cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
+    if not isinstance(cells, list):
+        raise Rejected("corrupt notebook (no cells)")
+    if len(cells) > max_cells:
+        raise Rejected(f"notebook has {len(cells)} cells, more than {max_cells} "
+                       "(the limit is a multiple of the assignment's own)")
+    if not isinstance(data.get("metadata", {}), dict):
+        data["metadata"] = {}
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:
+        raise Rejected(f"corrupt notebook (not valid notebook JSON: {type(exc).__name__})") from None
+    if not isinstance(nb.get("cells"), list):
+        raise Rejected("corrupt notebook (no cells)")
+    problems = []
+    seen: dict = {}
+    for index, cell in enumerate(nb.cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES:
+            raise Rejected(f"corrupt notebook (cell {index} is not a code, markdown or raw cell)")
+        if not isinstance(cell.get("source", ""), str):
+            raise Rejected(f"corrupt notebook (cell {index} has no text source)")
+        if not isinstance(cell.get("metadata", {}), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+        meta = cell.setdefault("metadata", nbformat.NotebookNode())
+        if "nbgrader" not in meta:
+            continue
+        wrong = _valid_nbgrader(meta["nbgrader"])
+        if wrong:
+            del meta["nbgrader"]
+            problems.append(f"malformed nbgrader metadata in cell {index} ({wrong}; ignored, "
+                            "the assignment's cells are restored)")
+            continue
+        gid = meta["nbgrader"]["grade_id"]
+        if known is not None and gid not in known:
+            del meta["nbgrader"]
+            problems.append(f"cell {index} has nbgrader metadata with a grade_id the assignment "
+                            f"does not have ({gid}; ignored)")
+        elif gid in seen:
+            del meta["nbgrader"]  # nbgrader's DeduplicateIds would keep the last and break others
+            problems.append(f"grade_id {gid} used by cells {seen[gid]} and {index} "
+                            "(a copied cell; only the first counts)")
+        else:
+            seen[gid] = index
+    return nb, problems
