@@ -2,6 +2,7 @@
 
     python -m grading schedules submissions.zip --workers 2
     python -m grading schedules downloads/ --regex '(?P<student>[^_/]+)_assignsubmission'
+    python -m grading export schedules --format canvas --roster roster.csv -o grades.csv
 
 Exit status: 0 when the batch completed (whatever the students scored), 2 for a wrong path, an
 unknown assignment or a machine that cannot sandbox (see --no-sandbox), 1 for anything else.
@@ -69,6 +70,10 @@ def main(argv=None) -> int:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     import warnings
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader + SQLAlchemy 2.1 noise
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["export"]:  # `python -m grading export ...`: grades into the LMS (export.py)
+        from .export import main as export_main
+        return export_main(argv[1:])
     try:
         opts = parse_args(argv)
         if not opts.submissions.exists():
