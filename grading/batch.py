@@ -12,7 +12,6 @@ the gradebook's update-or-create semantics mean nothing is duplicated.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import ctypes
 import fcntl
@@ -32,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from .collect import Submission, collect
+from .executors import executor_for
 from .guard import guard_source
 from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox
 
@@ -57,6 +57,7 @@ class Options:
     report: bool = True
     progress: bool = True
     env: dict = field(default_factory=dict)
+    cluster: str | None = None  # a Dask scheduler's address (executors.py); None: this machine
 
 
 # ----------------------------------------------------------------------------------- config
@@ -411,12 +412,10 @@ class Batch:
             bar = tqdm(total=len(jobs), desc=f"grading {self.assignment}", unit="nb",
                        file=sys.stderr, dynamic_ncols=True)
         student_status = {}
-        with cf.ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-            futures = {pool.submit(self._run_worker, jdir): key for key, (jdir, nb) in jobs.items()}
-            for fut in cf.as_completed(futures):
-                student, nb_id = futures[fut]
+        # Where the jobs run (this machine's pool, or a Dask cluster): executors.py.
+        with executor_for(opts, self._run_worker, runtime) as execute:
+            for (student, nb_id), result in execute({key: jdir for key, (jdir, nb) in jobs.items()}):
                 jdir, sanitized = jobs[(student, nb_id)]
-                result = fut.result()
                 problems = summary["problems"].setdefault(student, [])
                 problems += [r for r in result.get("reasons", []) if r not in problems]
                 out = jdir / "out.ipynb"

@@ -47,6 +47,9 @@ def parse_args(argv=None) -> Options:
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", metavar="tcp://HOST:8786",
+                   help="run the sandboxed executions on this Dask scheduler's workers "
+                        "(default: on this machine, --workers at a time)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
     a = p.parse_args(argv)
@@ -60,7 +63,8 @@ def parse_args(argv=None) -> Options:
     return Options(assignment=a.assignment, submissions=a.submissions, course_root=a.course_root,
                    workers=a.workers, regex=a.regex, db_url=a.db_url, caps=caps,
                    sandbox=not a.no_sandbox, datasets=a.datasets, feedback=not a.no_feedback,
-                   report=not a.no_report, progress=not a.no_progress, env=env)
+                   report=not a.no_report, progress=not a.no_progress, env=env,
+                   cluster=a.cluster)
 
 
 def main(argv=None) -> int:
