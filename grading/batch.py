@@ -18,7 +18,6 @@ key live in `grading.state`.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import ctypes
 import fcntl
@@ -40,6 +39,7 @@ import nbformat
 from .collect import Submission, collect
 from . import checks as checks_mod
 from . import judge
+from .executors import executor_for
 from .guard import guard_source
 from . import limits
 from . import state as grading_state
@@ -70,6 +70,7 @@ class Options:
     progress: bool = True
     env: dict = field(default_factory=dict)
     seed: str | None = None   # hidden parameters' seed: stays in the grader (checks modules)
+    cluster: str | None = None  # a Dask scheduler's address (executors.py); None: this machine
 
 
 # ----------------------------------------------------------------------------------- config
@@ -491,12 +492,10 @@ class Batch:
             bar = tqdm(total=len(jobs), desc=f"grading {self.assignment}", unit="nb",
                        file=sys.stderr, dynamic_ncols=True)
         student_status = {}
-        with cf.ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-            futures = {pool.submit(self._run_worker, jdir): key for key, (jdir, nb) in jobs.items()}
-            for fut in cf.as_completed(futures):
-                student, nb_id = futures[fut]
+        # Where the jobs run (this machine's pool, or a Dask cluster): executors.py.
+        with executor_for(opts, self._run_worker, runtime) as execute:
+            for (student, nb_id), result in execute({key: jdir for key, (jdir, nb) in jobs.items()}):
                 jdir, sanitized = jobs[(student, nb_id)]
-                result = fut.result()
                 problems = summary["problems"].setdefault(student, [])
                 problems += [r for r in result.get("reasons", []) if r not in problems]
                 out = jdir / "out.ipynb"

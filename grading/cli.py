@@ -2,6 +2,7 @@
 
     python -m grading schedules submissions.zip --workers 2
     python -m grading schedules downloads/ --regex '(?P<student>[^_/]+)_assignsubmission'
+    python -m grading export schedules --format canvas --roster roster.csv -o grades.csv
 
 Exit status: 0 when the batch completed (whatever the students scored), 2 for a wrong path, an
 unknown assignment or a machine that cannot sandbox (see --no-sandbox), 1 for anything else.
@@ -49,6 +50,9 @@ def parse_args(argv=None) -> Options:
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", metavar="tcp://HOST:8786",
+                   help="run the sandboxed executions on this Dask scheduler's workers "
+                        "(default: on this machine, --workers at a time)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
     a = p.parse_args(argv)
@@ -63,7 +67,7 @@ def parse_args(argv=None) -> Options:
                    workers=a.workers, regex=a.regex, db_url=a.db_url, caps=caps,
                    sandbox=not a.no_sandbox, datasets=a.datasets, feedback=not a.no_feedback,
                    report=not a.no_report, progress=not a.no_progress, env=env,
-                   seed=str(seed) if seed else None)
+                   seed=str(seed) if seed else None, cluster=a.cluster)
 
 
 def main(argv=None) -> int:
@@ -73,6 +77,10 @@ def main(argv=None) -> int:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     import warnings
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader + SQLAlchemy 2.1 noise
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["export"]:  # `python -m grading export ...`: grades into the LMS (export.py)
+        from .export import main as export_main
+        return export_main(argv[1:])
     try:
         opts = parse_args(argv)
         if not opts.submissions.exists():

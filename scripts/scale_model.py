@@ -1,0 +1,199 @@
+"""How long 10,000 `cifar10` submissions take on 1, 10, 50 and 200 two-core Dask workers.
+
+    python scripts/scale_model.py [--submissions 10000] [--cifar10-seconds S]
+
+Measures here, on this machine, the cost of each part of one task:
+
+- sandbox start: `bwrap` creating the namespaces and running /bin/true (median of 5);
+- kernel start: `python -m grading` on a one-cell notebook, the worker's time (sandbox, kernel
+  start, one trivial cell, shut-down);
+- execution: the worker's time for the `cifar10` reference with 2 threads per kernel, minus the
+  kernel start (or --cifar10-seconds, the worker's time measured before, to skip this run);
+- scheduler overhead per task: 300 empty tasks through a real Dask scheduler and worker
+  (`distributed.LocalCluster`, one single-thread worker process), time per task;
+- transfer: a round trip through that cluster of a payload the size of the sanitized plus the
+  executed `cifar10` notebook, minus an empty task;
+- the grader's own work per submission (it is the single gradebook writer, so this part is
+  serial): sanitizing, saving the grades (nbgrader's SaveAutoGrades etc.) and the feedback.
+
+Model of batch.py as it is: the grader sanitizes every submission first; then each two-core
+worker grades one submission at a time (2 kernel threads), W workers needing N x task / W, while
+the grader saves each result as it comes (N x (save + transfer + scheduler overhead)), so that
+phase takes the larger of the two plus one task; then the grader writes every feedback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "hostile"))
+from helpers import make_course, reference_submission, write  # noqa: E402
+
+import nbformat  # noqa: E402
+from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
+
+WORKERS = (1, 10, 50, 200)
+
+
+def env() -> dict:
+    datasets = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
+    return dict(os.environ, COURSE_DATASETS=str(datasets), PYTHONPATH=str(REPO),
+                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def sandbox_start() -> float:
+    bwrap = shutil.which("bwrap")
+    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--unshare-user", "--uid", "65534", "--gid", "65534",
+           "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+           "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    times = []
+    for _ in range(5):
+        t = time.monotonic()
+        subprocess.run(cmd, check=True)
+        times.append(time.monotonic() - t)
+    return statistics.median(times)
+
+
+def worker_seconds(course: Path, assignment: str, subs: Path, *extra: str) -> float:
+    """Grade; the one student's seconds from the state file (sanitizing plus the worker's time)."""
+    cmd = [sys.executable, "-m", "grading", assignment, str(subs), "--course-root", str(course),
+           "--workers", "1", "--no-feedback", "--no-progress", *extra]
+    proc = subprocess.run(cmd, env=env(), cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0 or "Every submission was graded fully." not in proc.stdout:
+        sys.exit(f"grading failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
+    state = json.loads(next((course / "autograded").glob(f".grading-state-{assignment}.json")).read_text())
+    return float(next(iter(state.values()))["seconds"])
+
+
+def kernel_start(tmp: Path) -> float:
+    course = tmp / "tiny" / "course"
+    (course / "grading").mkdir(parents=True)
+    shutil.copy2(REPO / "nbgrader_config.py", course)
+    for name in ("__init__.py", "feedback.py"):
+        shutil.copy2(REPO / "grading" / name, course / "grading")
+    meta = {"nbgrader": {"grade": True, "grade_id": "t", "locked": True, "points": 1,
+                         "schema_version": 3, "solution": False, "task": False}}
+    nb = new_notebook(cells=[new_code_cell("assert 1 + 1 == 2", metadata=meta)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    write(nb, course / "solutions" / "tiny" / "tiny.ipynb")
+    write(nb, tmp / "tiny" / "subs" / "s0" / "tiny.ipynb")
+    return worker_seconds(course, "tiny", tmp / "tiny" / "subs", "--no-report")
+
+
+def cifar10_course(tmp: Path) -> tuple[Path, Path]:
+    course = make_course(tmp / "cifar10", "cifar10")
+    subs = tmp / "cifar10" / "subs"
+    write(reference_submission(course, "cifar10"), subs / "s0" / "cifar10.ipynb")
+    return course, subs
+
+
+def dask_costs(payload_bytes: int) -> tuple[float, float]:
+    """(scheduler overhead per task, transfer of payload_bytes there and back) on a real cluster."""
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+            Client(lc) as client:
+        client.submit(len, "warm-up").result()
+        n = 300
+        t = time.monotonic()
+        client.gather([client.submit(len, "x", key=f"noop-{i}") for i in range(n)])
+        per_task = (time.monotonic() - t) / n
+        payload = "x" * payload_bytes
+        times = []
+        for i in range(5):
+            t = time.monotonic()
+            client.submit(str, payload, key=f"echo-{i}").result()
+            times.append(time.monotonic() - t)
+        return per_task, max(0.0, statistics.median(times) - per_task)
+
+
+def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[float, float, float]:
+    """Medians, in seconds, of the grader's own work on one cifar10 submission: (sanitizing,
+    saving the grades of the executed notebook, feedback)."""
+    from grading.batch import Batch, Options
+    subs = course.parent / "subs"
+    batch = Batch(Options("cifar10", subs, course_root=course, progress=False, report=False))
+    batch.ensure_assignment()
+    locked, tests, release = batch.instructor_cells()
+    raw = (subs / "s0" / "cifar10.ipynb").read_bytes()
+    executed = nbformat.read(executed_path, as_version=4)
+    parts = {"sanitize": [], "save": [], "feedback": []}
+    for i in range(students):
+        student = f"model{i}"
+        t0 = time.monotonic()
+        with batch.gradebook() as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission("cifar10", student)
+        batch.sanitize(student, "cifar10", raw, locked["cifar10"], release.get("cifar10", {}))
+        t1 = time.monotonic()
+        batch.save_grades(student, "cifar10", nbformat.from_dict(json.loads(json.dumps(executed))))
+        with batch.gradebook() as gb:  # what _finish reads back
+            gb.find_submission("cifar10", student).score
+        t2 = time.monotonic()
+        batch.generate_feedback([student])
+        t3 = time.monotonic()
+        for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+            parts[key].append(seconds)
+    return tuple(statistics.median(v) for v in parts.values())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--submissions", type=int, default=10_000)
+    ap.add_argument("--cifar10-seconds", type=float,
+                    help="worker seconds of one cifar10 reference with 2 threads, measured before")
+    a = ap.parse_args()
+    os.environ["PATH"] = env()["PATH"]  # nbgrader runs `alembic` from PATH for a new gradebook
+    tmp = Path(tempfile.mkdtemp(prefix="scale-model-"))
+    try:
+        sb = sandbox_start()
+        ks = kernel_start(tmp)
+        course, subs = cifar10_course(tmp)
+        run = a.cifar10_seconds
+        if run is None:
+            run = worker_seconds(course, "cifar10", subs, "--threads", "2", "--no-report")
+        execution = max(0.0, run - ks)
+        executed = course / "autograded" / "s0" / "cifar10" / "cifar10.ipynb"
+        if not executed.exists():  # --cifar10-seconds: the unexecuted reference stands in for it
+            executed = subs / "s0" / "cifar10.ipynb"
+        size = (subs / "s0" / "cifar10.ipynb").stat().st_size + executed.stat().st_size
+        sched, transfer = dask_costs(size)
+        sanitize, save, feedback = grader_work(course, executed)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    task = ks + execution  # kernel start includes the sandbox start
+    during = save + transfer + sched  # per result, in the grader, while the workers run
+    n = a.submissions
+    print(f"Measured on this machine ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+          f"at the end), per cifar10 submission:")
+    print(f"  sandbox start (bwrap)                  {sb:8.3f} s")
+    print(f"  kernel start (sandbox included)        {ks:8.2f} s")
+    print(f"  execution, 2 kernel threads            {execution:8.2f} s"
+          + ("  (from --cifar10-seconds)" if a.cifar10_seconds else ""))
+    print(f"  transfer ({size / 1e6:.2f} MB both ways)         {transfer:8.3f} s")
+    print(f"  scheduler overhead per task            {sched:8.4f} s")
+    print(f"  grader: sanitize (before the workers)  {sanitize:8.3f} s")
+    print(f"  grader: save grades (as results come)  {save:8.3f} s")
+    print(f"  grader: feedback (after the batch)     {feedback:8.3f} s")
+    print(f"{n} submissions; each two-core worker runs one at a time ({task:.1f} s each); the grader "
+          f"sanitizes all first, saves each result ({during:.2f} s with transfer and scheduling), "
+          "then writes all feedback:")
+    for w in WORKERS:
+        run_phase = max(n * task / w, n * during) + task
+        total = n * sanitize + run_phase + n * feedback
+        bound = "workers" if n * task / w >= n * during else "grader"
+        print(f"  {w:4d} workers: {total / 3600:7.1f} h  (run phase {run_phase / 3600:.1f} h, bound by the "
+              f"{bound}; without feedback {(total - n * feedback) / 3600:.1f} h)")
+
+
+if __name__ == "__main__":
+    main()
