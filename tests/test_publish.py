@@ -213,7 +213,8 @@ def network_log(driver) -> tuple[list[str], list[str]]:
 
 
 # Waits for MathJax to typeset the page and its fonts to load, then reports the math elements
-# Sphinx wrote, how many MathJax rendered, and the visible text outside code and rendered math.
+# Sphinx wrote, how many MathJax rendered, the visible text outside code and rendered math, whether
+# the page has its heading, and which images did not render.
 RENDERED_MATH = """
 const done = arguments[arguments.length - 1];
 const typeset = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
@@ -223,7 +224,10 @@ typeset.then(() => document.fonts.ready).then(() => {
   body.querySelectorAll('pre, code, script, style, textarea, template, mjx-container')
       .forEach(e => e.remove());
   done({math: math.length, rendered: math.filter(m => m.querySelector('mjx-container')).length,
-        mathjax: !!(window.MathJax && MathJax.version), text: body.textContent});
+        mathjax: !!(window.MathJax && MathJax.version), text: body.textContent,
+        heading: !!document.querySelector('main h1'),
+        broken: Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)
+                     .map(i => i.src)});
 }, error => done({error: String(error)}));
 """
 RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{")
@@ -252,6 +256,9 @@ def test_site_renders_math_offline_without_outside_requests(published_edition, t
             if "error" in page:
                 problems.append(f"{doc}: MathJax failed: {page['error']}")
                 continue
+            if not page["heading"]:
+                problems.append(f"{doc}: no heading rendered")
+            problems += [f"{doc}: image did not render: {src}" for src in page["broken"]]
             if page["math"]:
                 pages_with_math += 1
                 if not page["mathjax"] or page["rendered"] != page["math"]:

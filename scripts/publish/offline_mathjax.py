@@ -6,6 +6,7 @@ this extension copies MathJax 3 there from the pinned PyPI package `django-stati
 """
 import importlib.util
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
@@ -42,6 +43,9 @@ def copy_mathjax(app, exception):
         return
     source = mathjax_build()
     target = Path(app.outdir) / "_static" / Path(MATHJAX_PATH).parent
+    stamp, origin = target / ".version", f"django-static-mathjax {version('django-static-mathjax')}"
+    if stamp.is_file() and stamp.read_text() == origin:
+        return  # copied by an earlier build (the stamp is written last)
     target.mkdir(parents=True, exist_ok=True)
     for part in PARTS:
         if (source / part).is_dir():
@@ -49,6 +53,7 @@ def copy_mathjax(app, exception):
         else:
             shutil.copy2(source / part, target / part)
     shutil.copy2(source.parent / "LICENSE", target / "LICENSE")
+    stamp.write_text(origin)
 
 
 def setup(app):
