@@ -59,6 +59,21 @@ def graded_assignment(repo, offline_env, tmp_path_factory, request):
     return get
 
 
+@pytest.fixture(scope="session")
+def published_edition(offline_env) -> subprocess.CompletedProcess:
+    """`bash scripts/publish.sh --profile quick`, once per session: the quick build of the book
+    (scripts/build-book.sh, read by tests/test_book.py in _build/html) and the student edition
+    made from it in _build/publish/ (tests/test_publish.py). CI builds the book only here."""
+    result = subprocess.run(["bash", str(REPO / "scripts" / "publish.sh"), "--profile", "quick"],
+                            env=offline_env, capture_output=True, text=True, cwd=REPO)
+    log = REPO / "_build" / "publish-quick.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, \
+        f"publish.sh --profile quick failed; log in {log}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
 # Time per test file, printed at the end: the test command's phases.
 _FILE_SECONDS = defaultdict(float)
 

@@ -30,6 +30,8 @@ def tiny_book(root: Path, page_code: str, extra_cells: str = "") -> Path:
     root.mkdir(parents=True)
     for name in ("_config.yml", "references.bib"):
         shutil.copy(REPO / name, root / name)
+    # _config.yml loads the offline-MathJax extension from there
+    shutil.copytree(REPO / "scripts" / "publish", root / "scripts" / "publish")
     (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/page\n")
     (root / "intro.md").write_text("# Tiny book\n")
     (root / "chapters").mkdir()
