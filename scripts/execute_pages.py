@@ -94,10 +94,11 @@ def last_seconds(cache) -> dict[str, float]:
     return seconds
 
 
-def execute_page(uri: str, notebook_json: str, timeout: int, allow_errors: bool) -> dict:
+def execute_page(uri: str, page: str, notebook_json: str, timeout: int, allow_errors: bool) -> dict:
     """Run one notebook in a fresh kernel, in the page's folder (as myst-nb does)."""
     from jupyter_cache.executors.utils import single_nb_execution  # in the worker process
 
+    print(f"Executing notebook: {page}", flush=True)
     notebook = nbformat.reads(notebook_json, as_version=4)
     result = single_nb_execution(notebook, cwd=str(Path(uri).parent), timeout=timeout,
                                  allow_errors=allow_errors, meta_override=True)
@@ -149,9 +150,8 @@ def run(root: Path, cache_dir: Path, jobs: int, reports_dir: Path | None) -> lis
         for path, uri in todo:
             notebook = cache.get_project_notebook(uri).nb
             NbProjectRecord.remove_tracebacks([cache.get_project_record(uri).pk], cache.db)
-            futures[pool.submit(execute_page, uri, nbformat.writes(notebook), timeout,
-                                allow_errors)] = (path, uri)
-            print(f"Executing notebook: {path.relative_to(root).as_posix()}", flush=True)
+            futures[pool.submit(execute_page, uri, path.relative_to(root).as_posix(),
+                                nbformat.writes(notebook), timeout, allow_errors)] = (path, uri)
         for future in as_completed(futures):
             path, uri = futures[future]
             page = path.relative_to(root).as_posix()
