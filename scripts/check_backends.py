@@ -10,10 +10,13 @@ with TensorFlow, JAX and PyTorch, and the kernels' offline datasets). For each b
 - each solutions/<name>/<name>.ipynb (solutions, visible and hidden tests) runs top to
   bottom with every cell tried; it passes when no cell raised, else the table names the
   failing cells and their errors.
+Each backend's results are kept in _build/backends/<backend>.json as soon as it is done, and
+the table shows every backend found there: `--backends jax` reruns one column, keeping the others.
 The table goes to --out (Markdown) and to the console.
 """
 import argparse
 import csv
+import json
 import os
 import platform
 import shutil
@@ -34,6 +37,12 @@ from check_stderr import unexpected_stderr  # noqa: E402
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
+def code(text: str) -> str:
+    """Markdown code span for a message that may itself hold backticks; table-safe."""
+    text = text.replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def build_name(backend: str) -> str:
     return "quick" if backend == "tensorflow" else f"quick-{backend}"
 
@@ -49,16 +58,15 @@ def build_book(backend: str, jobs: int, log_dir: Path) -> tuple[int, float]:
     return status, time.monotonic() - start
 
 
-def page_results(backend: str) -> dict[str, str]:
-    """Page -> 'ran (N s)', or its error; stderr lines a page wrote are added."""
-    out = REPO / "_build" / "profiles" / build_name(backend)
+def page_results(out: Path) -> dict[str, str]:
+    """Page -> 'ran (N s)', or its error, from a build folder; stderr lines a page wrote are added."""
     results = {}
     times = out / "page-times.csv"
     if times.exists():
         with times.open() as handle:
             for row in csv.DictReader(handle):
                 if row["status"] == "failed":
-                    results[row["page"]] = f"**fails**: `{row['error']}`"
+                    results[row["page"]] = f"**fails**: {code(row['error'])}"
                 else:
                     seconds = f" ({float(row['seconds']):.0f} s)" if row["seconds"] else ""
                     results[row["page"]] = f"ran{seconds}"
@@ -66,12 +74,11 @@ def page_results(backend: str) -> dict[str, str]:
     if cache.exists():
         warnings = {}
         for uri, _, line in unexpected_stderr(str(cache)):
-            page = Path(uri).relative_to(REPO).as_posix()
+            page = Path(uri).relative_to(out.parents[2]).as_posix()  # <book>/_build/profiles/<name>
             warnings.setdefault(page, []).append(line.strip())
         for page, lines in warnings.items():
             if page in results and results[page].startswith("ran"):
-                first = lines[0][:160].replace("|", "\\|")
-                results[page] += f"; stderr: `{first}`" + (f" (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
+                results[page] += f"; stderr: {code(lines[0][:160])}" + (f" (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
     return results
 
 
@@ -114,14 +121,34 @@ def versions() -> str:
     return ", ".join(found)
 
 
-def write_table(out: Path, pages: dict, solutions: dict, builds: dict, backends: list[str]) -> str:
+def save(log_dir: Path, backend: str, result: dict) -> None:
+    result = dict(result, date=date.today().isoformat(), versions=versions())
+    (log_dir / f"{backend}.json").write_text(json.dumps(result, indent=1))
+
+
+def load_all(log_dir: Path) -> dict:
+    found = {}
+    for backend in BACKENDS:
+        path = log_dir / f"{backend}.json"
+        if path.exists():
+            found[backend] = json.loads(path.read_text())
+    return found
+
+
+def write_table(out: Path, results: dict) -> str:
+    backends = list(results)
+    pages = {b: r["pages"] for b, r in results.items()}
+    solutions = {b: r["solutions"] for b, r in results.items()}
+    builds = {b: r["build"] for b, r in results.items()}
+    dates = sorted({r["date"] for r in results.values()})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     names = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
     header = "| | " + " | ".join(names[b] for b in backends) + " |"
     rule = "| --- |" + " --- |" * len(backends)
     lines = [
         "# Keras backends: what runs",
         "",
-        f"Written by `bash scripts/check-backends.sh` on {date.today().isoformat()}, "
+        f"Written by `bash scripts/check-backends.sh` ({when}), "
         f"on {platform.machine()} CPUs ({os.cpu_count()} cores), with {versions()}. "
         "Pages: the quick profile (`COURSE_PROFILE=quick`), built with `KERAS_BACKEND` set; "
         "'ran' gives the page's execution time. Solutions: each reference solution in `solutions/` "
@@ -150,6 +177,9 @@ def main(argv=None):
     parser.add_argument("--solutions", default="", help="comma-separated names (default: all)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per solution cell")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "backends.md")
+    parser.add_argument("--pages-from", type=Path, metavar="BUILD_DIR",
+                        help="take the pages' results from this earlier quick build of the same code "
+                             "and backend (a _build/profiles/<name> folder) instead of building again")
     args = parser.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     unknown = set(backends) - set(BACKENDS)
@@ -159,23 +189,27 @@ def main(argv=None):
         p.name for p in (REPO / "solutions").iterdir() if (p / f"{p.name}.ipynb").exists())
     log_dir = REPO / "_build" / "backends"
     log_dir.mkdir(parents=True, exist_ok=True)
-    pages, solutions, builds = {}, {}, {}
     for backend in backends:
-        print(f"==> {backend}: quick build", flush=True)
-        status, seconds = build_book(backend, args.jobs, log_dir)
-        builds[backend] = (f"passes ({seconds:.0f} s)" if status == 0
-                           else f"**fails** (exit {status}; log `_build/backends/build-{backend}.log`)")
-        pages[backend] = page_results(backend)
-        for page, result in pages[backend].items():
+        if args.pages_from:
+            print(f"==> {backend}: pages from the build in {args.pages_from}", flush=True)
+            build, pages = "not rebuilt here (pages from an earlier build)", page_results(args.pages_from)
+        else:
+            print(f"==> {backend}: quick build", flush=True)
+            status, seconds = build_book(backend, args.jobs, log_dir)
+            build = (f"passes ({seconds:.0f} s, {args.jobs} job(s))" if status == 0
+                     else f"**fails** (exit {status}; log `_build/backends/build-{backend}.log`)")
+            pages = page_results(REPO / "_build" / "profiles" / build_name(backend))
+        for page, result in pages.items():
             print(f"  {page}: {result}", flush=True)
-        solutions[backend] = {}
+        solutions = {}
         for name in names:
             print(f"==> {backend}: solution {name}", flush=True)
             errors, seconds = run_solution(REPO / "solutions" / name / f"{name}.ipynb", backend, args.timeout)
-            solutions[backend][name] = (f"passes ({seconds:.0f} s)" if not errors else
-                                        "**fails**: " + "; ".join(f"`{e}`".replace("|", "\\|") for e in errors))
-            print(f"  {name}: {solutions[backend][name]}", flush=True)
-    print(write_table(args.out, pages, solutions, builds, backends))
+            solutions[name] = (f"passes ({seconds:.0f} s)" if not errors else
+                               "**fails**: " + "; ".join(code(e) for e in errors))
+            print(f"  {name}: {solutions[name]}", flush=True)
+        save(log_dir, backend, {"pages": pages, "solutions": solutions, "build": build})
+    print(write_table(args.out, load_all(log_dir)))
     print(f"Table written to {args.out}")
 
 
