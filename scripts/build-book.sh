@@ -1,47 +1,73 @@
 #!/usr/bin/env bash
 # Maintainer command 1: build the HTML book into _build/html.
 #   COURSE_PROFILE=quick|full (default full) picks the cost of the experiments.
-# Each profile keeps its own execution cache, doctrees and HTML under
-# _build/profiles/<profile>/ (jupyter-cache and Sphinx cannot see environment
-# variables); _build/html links to the profile built last.
+#   --jobs N: pages executed at once (default: one per 2 CPU cores, at least 1; or BOOK_JOBS).
+#   KERAS_BACKEND=jax|torch builds with that backend (TensorFlow by default).
+# The pages are executed first, N at a time, by scripts/execute_pages.py into the execution
+# cache that `jupyter-book build` reads, so the build itself finds them cached; it prints
+# each page's time. Each profile (and backend) keeps its own execution cache, doctrees and
+# HTML under _build/profiles/<profile>[-<backend>]/ (jupyter-cache and Sphinx cannot see
+# environment variables); _build/html links to the one built last.
 #   BOOK_DIR=path builds another book with the same settings (the tests use tiny books).
+#   Other arguments go to jupyter-book build.
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
+
+JOBS="${BOOK_JOBS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
+BUILD_ARGS=()
+while (( $# )); do
+  case "$1" in
+    --jobs|-j) JOBS="${2:?--jobs needs a number}"; shift 2 ;;
+    --jobs=*) JOBS="${1#--jobs=}"; shift ;;
+    *) BUILD_ARGS+=("$1"); shift ;;
+  esac
+done
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs takes a positive number, not '$JOBS'." >&2; exit 2; }
 
 phase_start "environment"; ensure_venv; course_environment; ensure_kernel_env; phase_end
 cd "${BOOK_DIR:-$REPO}"
 
-OUT="_build/profiles/$COURSE_PROFILE"
-phase_start "build ($COURSE_PROFILE profile)"
-mkdir -p "$RESULTS_DIR"
+OUT="_build/profiles/$BUILD_NAME"
+mkdir -p "$RESULTS_DIR" "$OUT"
 status=0
-mkdir -p "$OUT"
-jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" 2>&1 | tee "$OUT/build.log" || status=$?
-ln -sfn "profiles/$COURSE_PROFILE/_build/html" _build/html
-if (( status == 0 )); then python "$REPO/scripts/check_stderr.py" "$OUT/_build/.jupyter_cache" || status=$?; fi
+phase_start "pages ($BUILD_NAME, $JOBS job(s))"
+# A failed page stops here, with its traceback in the console and in reports/: every page
+# has been tried, and building the HTML would only execute the failed ones again.
+python "$REPO/scripts/execute_pages.py" "$OUT/_build/.jupyter_cache" --jobs "$JOBS" \
+  --times "$OUT/page-times.csv" --reports "$OUT/_build/html/reports" 2>&1 \
+  | tee "$OUT/pages.log" || status=$?
 phase_end
+if (( status == 0 )); then
+  phase_start "build ($BUILD_NAME)"
+  jupyter-book build . --path-output "$OUT" --warningiserror --keep-going ${BUILD_ARGS[@]+"${BUILD_ARGS[@]}"} 2>&1 \
+    | tee "$OUT/build.log" || status=$?
+  if (( status == 0 )); then python "$REPO/scripts/check_stderr.py" "$OUT/_build/.jupyter_cache" || status=$?; fi
+  phase_end
+fi
+ln -sfn "profiles/$BUILD_NAME/_build/html" _build/html
 
 if (( status != 0 )); then
-  echo "error: the $COURSE_PROFILE build failed (exit $status)." >&2
+  echo "error: the $BUILD_NAME build failed (exit $status)." >&2
   if [[ -d "$OUT/_build/html/reports" ]]; then
     echo "Tracebacks of failed cells are kept in:" >&2
     find "$PWD/$OUT/_build/html/reports" -name '*.err.log' >&2
   fi
   exit "$status"
 fi
-echo "Book ($COURSE_PROFILE profile): $PWD/_build/html/index.html"
+echo "Book ($BUILD_NAME): $PWD/_build/html/index.html"
 
 # A full build of the course refreshes the committed results (commit results/full/
 # afterwards) and, when they changed, rebuilds the results page that compares them.
-if [[ "$COURSE_PROFILE" == full && -z "${BOOK_DIR:-}" ]]; then
+if [[ "$BUILD_NAME" == full && -z "${BOOK_DIR:-}" ]]; then
   mkdir -p results/full
   before=$(cat results/full/*.csv 2>/dev/null | sha256sum)
   cp "$RESULTS_DIR"/*.csv results/full/ 2>/dev/null || true
-  cp "$OUT/build.log" results/full/build.log
+  cat "$OUT/pages.log" "$OUT/build.log" > results/full/build.log
+  cp "$OUT/page-times.csv" results/full/page-times.csv
   echo "Full-profile results copied to results/full/ (commit them)."
   if [[ "$(cat results/full/*.csv 2>/dev/null | sha256sum)" != "$before" ]]; then
     python "$REPO/scripts/forget_cached_page.py" "$OUT/_build/.jupyter_cache" chapters/results.md
     touch chapters/results.md   # so that Sphinx reads the page again
-    jupyter-book build . --path-output "$OUT" --warningiserror --keep-going "$@" 2>&1 \
+    jupyter-book build . --path-output "$OUT" --warningiserror --keep-going ${BUILD_ARGS[@]+"${BUILD_ARGS[@]}"} 2>&1 \
       | tee "$OUT/build-results-page.log"
   fi
 fi

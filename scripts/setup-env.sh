@@ -59,7 +59,14 @@ course_environment() {
     quick|full) ;;
     *) echo "error: COURSE_PROFILE must be 'quick' or 'full', not '$COURSE_PROFILE'." >&2; exit 2 ;;
   esac
-  export RESULTS_DIR="${RESULTS_DIR:-${BOOK_DIR:-$REPO}/_build/results/$COURSE_PROFILE}"
+  # jupyter-cache's key is the code alone: each profile, and each Keras backend other than
+  # TensorFlow, gets its own build folder, cache and results (e.g. quick, quick-jax).
+  case "${KERAS_BACKEND:-tensorflow}" in
+    tensorflow) BUILD_NAME="$COURSE_PROFILE" ;;
+    jax|torch) BUILD_NAME="$COURSE_PROFILE-$KERAS_BACKEND" ;;
+    *) echo "error: KERAS_BACKEND must be tensorflow, jax or torch, not '$KERAS_BACKEND'." >&2; exit 2 ;;
+  esac
+  export RESULTS_DIR="${RESULTS_DIR:-${BOOK_DIR:-$REPO}/_build/results/$BUILD_NAME}"
   export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
   export PYTHONWARNINGS="${PYTHONWARNINGS:-}"
   export PATH="$VENV/bin:$PATH"

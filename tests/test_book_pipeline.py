@@ -85,6 +85,58 @@ def test_cells_tagged_raises_exception_are_allowed(tmp_path, offline_env):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+# Each page announces itself, then waits (up to a minute) for the other page to start: both
+# can finish only if they run at the same time, so the build passes only with real parallelism.
+RENDEZVOUS = textwrap.dedent("""\
+    import time
+    from pathlib import Path
+    Path("started-{me}").touch()
+    deadline = time.monotonic() + 60
+    while not Path("started-{other}").exists():
+        assert time.monotonic() < deadline, "the other page never started: pages ran one at a time"
+        time.sleep(0.2)
+    print("{me} ran beside {other}")""")
+
+
+@pytest.mark.slow
+def test_jobs_run_pages_at_once_into_the_cache_the_build_reads(tmp_path, offline_env):
+    book = tiny_book(tmp_path / "two-pages", RENDEZVOUS.format(me="page", other="other"))
+    (book / "chapters" / "other.md").write_text(
+        PAGE_HEADER + "\n# Other\n\n```{code-cell} ipython3\n"
+        + RENDEZVOUS.format(me="other", other="page") + "\n```\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: chapters/page\n  - file: chapters/other\n")
+    env = dict(offline_env, BOOK_DIR=str(book), RESULTS_DIR=str(book / "_build" / "results"))
+    result = subprocess.run(["bash", str(REPO / "scripts" / "build-book.sh"), "--jobs", "2"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "Executing notebook: chapters/page.md" in lines and "Executing notebook: chapters/other.md" in lines
+    assert executed(result) == 2, "jupyter-book executed a page that was already executed into the cache"
+    assert re.search(r"^\s+[\d.]+\s+executed\s+chapters/other\.md$", result.stdout, re.MULTILINE), \
+        "no per-page time printed"
+    times = (book / "_build" / "profiles" / "quick" / "page-times.csv").read_text().splitlines()
+    assert sorted(line.split(",")[:2] for line in times[1:]) == [["chapters/other.md", "executed"],
+                                                                ["chapters/page.md", "executed"]]
+    assert "page ran beside other" in page_text(book / "_build" / "html" / "chapters" / "page.html")
+
+
+def test_jobs_must_be_a_positive_number(offline_env):
+    result = subprocess.run(["bash", str(REPO / "scripts" / "build-book.sh"), "--jobs", "0"],
+                            env=offline_env, capture_output=True, text=True)
+    assert result.returncode == 2 and "--jobs takes a positive number" in result.stderr
+
+
+def test_the_pages_executed_ahead_are_the_books_notebooks():
+    sys.path.insert(0, str(REPO / "scripts"))
+    import execute_pages
+    settings = execute_pages.execution_settings(REPO)
+    pages = [p.relative_to(REPO).as_posix()
+             for p in execute_pages.executed_pages(REPO, settings["exclude_patterns"])]
+    chapters = [f"{name}.md" for name in execute_pages.toc_files(REPO) if name.startswith("chapters/")]
+    assert pages == chapters  # intro.md is no notebook; exercises/ are excluded from execution
+
+
 def test_kernels_cannot_import_nbgrader_as_in_colab(offline_env):
     ipython = Path(sys.executable).parent / "ipython"
     result = subprocess.run([str(ipython), "-c", "import nbgrader"], env=offline_env,
