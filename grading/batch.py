@@ -19,7 +19,6 @@ key live in `grading.state`.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import ctypes
 import fcntl
 import json
