@@ -152,7 +152,7 @@ class Probe:
     def _remember(self, code: str) -> None:
         if self.hidden:
             import re
-            for lit in re.findall(r"(?<![\w.])\d+\.\d{4,}(?:e-?\d+)?|(?<![\w.])\d{4,}(?![\w.])", code):
+            for lit in re.findall(r"(?<![\w.])\d+\.\d{4,}(?:e-?\d+)?", code):
                 self.secrets.add(lit)
                 if "." in lit and len(lit) > 8:
                     self.secrets.add(lit[:8])  # also as printed with fewer digits
