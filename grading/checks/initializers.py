@@ -179,8 +179,9 @@ def normal_visible(p, rng):
     expect_weights(p, "MyVarianceScaling(2.0, 'fan_in', 'normal') on (400, 300)", "visible",
                    (400, 300), math.sqrt(2.0 / 400), "normal")
     p.equal("the dtype when none is given", "float32", "keras.backend.standardize_dtype(w_visible.dtype)")
-    p.equal("the dtype asked for (float64)", "float64", "keras.backend.standardize_dtype("
-            "MyVarianceScaling(2.0, 'fan_in', 'normal', seed=42)((40, 30), dtype='float64').dtype)")
+    for dist in ("normal", "truncated_normal", "uniform"):
+        p.equal(f"the dtype asked for (float64), {dist}", "float64", "keras.backend.standardize_dtype("
+                f"MyVarianceScaling(2.0, 'fan_in', {dist!r}, seed=42)((40, 30), dtype='float64').dtype)")
 
 
 @checks("test_modes_hidden", hidden=True)
