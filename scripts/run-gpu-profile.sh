@@ -3,7 +3,7 @@
 #   bash scripts/run-gpu-profile.sh [--jobs N]
 # Builds the full profile with KERAS_BACKEND=jax (scripts/build-book.sh; its own cache in
 # _build/profiles/full-jax/, so results/full/ is left alone), N pages at a time sharing the
-# GPU (default: one per 2 CPU cores), and writes results/gpu/ (commit it):
+# GPU (default: one per 2 CPU cores, at least 2), and writes results/gpu/ (commit it):
 #   page-times.csv   each page's status and execution time (s)
 #   <page>.csv       what each page measured (accuracies, epochs, seconds, device, versions)
 #   device.txt       the GPU, the JAX devices, the versions, the CPU cores, the commit
