@@ -149,7 +149,7 @@ def write_table(out: Path, results: dict) -> str:
         "# Keras backends: what runs",
         "",
         f"Written by `bash scripts/check-backends.sh` ({when}), "
-        f"on {platform.machine()} CPUs ({os.cpu_count()} cores), with {versions()}. "
+        f"on {platform.machine()} CPUs ({os.cpu_count()} cores), with {'; '.join(sorted({r['versions'] for r in results.values()}))}. "
         "Pages: the quick profile (`COURSE_PROFILE=quick`), built with `KERAS_BACKEND` set; "
         "'ran' gives the page's execution time. Solutions: each reference solution in `solutions/` "
         "with its visible and hidden tests, every cell tried; 'passes' means no cell raised. "
