@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Maintainer command 1: build the HTML book into _build/html.
 #   COURSE_PROFILE=quick|full (default full) picks the cost of the experiments.
-#   --jobs N: pages executed at once (default: one per 2 CPU cores, at least 1; or BOOK_JOBS).
+#   --jobs N: pages executed at once (default: one per 2 CPU cores, at least 2; or BOOK_JOBS).
 #   KERAS_BACKEND=jax|torch builds with that backend (TensorFlow by default).
 # The pages are executed first, N at a time, by scripts/execute_pages.py into the execution
 # cache that `jupyter-book build` reads, so the build itself finds them cached; it prints
@@ -12,7 +12,9 @@
 #   Other arguments go to jupyter-book build.
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
 
-JOBS="${BOOK_JOBS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
+# Default: one job per 2 cores, at least 2: on 2 cores, 2 jobs built the quick profile 1.6x
+# faster than 1 (scripts/bench_build_jobs.py), as kernel start-ups and Python overhead overlap.
+JOBS="${BOOK_JOBS:-$(( $(nproc) / 2 > 2 ? $(nproc) / 2 : 2 ))}"
 BUILD_ARGS=()
 while (( $# )); do
   case "$1" in

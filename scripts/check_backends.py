@@ -149,10 +149,11 @@ def write_table(out: Path, results: dict) -> str:
         "# Keras backends: what runs",
         "",
         f"Written by `bash scripts/check-backends.sh` ({when}), "
-        f"on {platform.machine()} CPUs ({os.cpu_count()} cores), with {versions()}. "
+        f"on {platform.machine()} CPUs ({os.cpu_count()} cores), with {'; '.join(sorted({r['versions'] for r in results.values()}))}. "
         "Pages: the quick profile (`COURSE_PROFILE=quick`), built with `KERAS_BACKEND` set; "
         "'ran' gives the page's execution time. Solutions: each reference solution in `solutions/` "
-        "with its visible and hidden tests, every cell tried; 'passes' means no cell raised.",
+        "with its visible and hidden tests, every cell tried; 'passes' means no cell raised. "
+        "'not run': that run did not reach it (see its last row).",
         "",
         header, rule,
     ]
@@ -173,7 +174,7 @@ def write_table(out: Path, results: dict) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1) // 2))
+    parser.add_argument("--jobs", type=int, default=max(2, (os.cpu_count() or 1) // 2))
     parser.add_argument("--solutions", default="", help="comma-separated names (default: all)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per solution cell")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "backends.md")

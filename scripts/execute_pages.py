@@ -120,7 +120,7 @@ def write_report(reports_dir: Path, root: Path, uri: str, text: str) -> Path:
 
 
 def default_jobs() -> int:
-    return max(1, (os.cpu_count() or 1) // 2)
+    return max(2, (os.cpu_count() or 1) // 2)  # as build-book.sh
 
 
 def run(root: Path, cache_dir: Path, jobs: int, reports_dir: Path | None) -> list[dict]:
@@ -195,7 +195,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cache_dir", type=Path)
     parser.add_argument("--jobs", type=int, default=default_jobs(),
-                        help="pages executed at once (default: one per 2 CPU cores)")
+                        help="pages executed at once (default: one per 2 CPU cores, at least 2)")
     parser.add_argument("--times", type=Path, help="write per-page status and times to this CSV")
     parser.add_argument("--reports", type=Path, help="folder for the tracebacks of failed pages")
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@
 #   bash scripts/run-gpu-profile.sh [--jobs N]
 # Builds the full profile with KERAS_BACKEND=jax (scripts/build-book.sh; its own cache in
 # _build/profiles/full-jax/, so results/full/ is left alone), N pages at a time sharing the
-# GPU (default: one per 2 CPU cores), and writes results/gpu/ (commit it):
+# GPU (default: one per 2 CPU cores, at least 2), and writes results/gpu/ (commit it):
 #   page-times.csv   each page's status and execution time (s)
 #   <page>.csv       what each page measured (accuracies, epochs, seconds, device, versions)
 #   device.txt       the GPU, the JAX devices, the versions, the CPU cores, the commit
@@ -15,6 +15,11 @@ export COURSE_VENV="${COURSE_VENV:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && p
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
 JAX_PIP="${JAX_PIP:-jax[cuda12]==0.10.2}"
 
+if ! nvidia-smi -L > /dev/null 2>&1; then
+  echo "error: no NVIDIA GPU here (nvidia-smi -L failed). This command measures the full profile" >&2
+  echo "       on a GPU; on a CPU use scripts/build-book.sh." >&2
+  exit 2
+fi
 phase_start "environment (GPU)"
 ensure_venv
 if ! "$VENV/bin/python" -c 'import jax; assert jax.default_backend() == "gpu"' 2> /dev/null; then
