@@ -217,8 +217,9 @@ def test_resume_after_kill(course, tmp_path, env):
     state = course / "autograded" / f".grading-state-{A}.json"
     e = dict(env)
     e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
+    # The same caps as the rerun below: caps are part of the resume key.
     proc = subprocess.Popen(grading_cmd(course, A, subs, "--workers", "1", "--cell-seconds", "30",
-                                        "--no-feedback", "--no-report"),
+                                        "--wall-seconds", "90", "--no-feedback", "--no-report"),
                             cwd=REPO, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.monotonic() + 300
