@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import fcntl
 import json
 import os
@@ -400,7 +401,7 @@ class Batch:
         with self.gradebook() as gb:
             graded = {s.student.id for s in gb.find_assignment(self.assignment).submissions}
         self.context_key = grading_state.context_key(
-            self.root, self.assignment, self.source_dir, asdict(opts.caps), dict(opts.env))
+            self.root, self.assignment, self.source_dir, asdict(opts.caps), self.key_env())
         for student, sub in sorted(subs.items()):
             key = grading_state.student_key(self.context_key, sub.digest())
             if grading_state.is_current(self.state.get(student), key) and student in graded:
@@ -541,6 +542,15 @@ class Batch:
             raise GradingError(f"grading/checks/{self.assignment}.py has no check for {', '.join(missing)}")
         self.seed = judge.grading_seed(self.opts.seed or os.environ.get("COURSE_GRADING_SEED"),
                                        self.state_path.parent)
+
+    def key_env(self) -> dict:
+        """What of the options decides a grade besides the caps: the kernels' environment and
+        the seed of the hidden parameters (as a hash: the state file never holds the seed)."""
+        env = dict(self.opts.env)
+        seed = self.opts.seed or os.environ.get("COURSE_GRADING_SEED")
+        if seed:
+            env["COURSE_GRADING_SEED"] = hashlib.sha256(str(seed).encode()).hexdigest()
+        return env
 
     def kernel_env(self) -> dict:
         env = dict(self.opts.env)

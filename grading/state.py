@@ -22,7 +22,9 @@ import tempfile
 from pathlib import Path
 
 DONE = ("ok", "graded_with_problems")
-GRADE_CODE = ("batch.py", "intake.py", "worker.py", "guard.py", "sandbox.py", "outputs.py")
+GRADE_CODE = ("batch.py", "intake.py", "worker.py", "guard.py", "sandbox.py", "outputs.py",
+              "judge.py", "probes.py", "verdicts.py")
+CHECKS = "checks"  # grading/checks/: the grader-side half of every test cell
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -44,6 +46,7 @@ def context_key(course_root: Path, assignment: str, source_dir: Path, caps: dict
         path = PACKAGE / name
         if path.exists():
             h.update(name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    _hash_tree(h, PACKAGE / CHECKS)
     h.update(json.dumps({"caps": caps, "env": env, "assignment": assignment}, sort_keys=True).encode())
     return h.hexdigest()
 
