@@ -18,7 +18,6 @@ key live in `grading.state`.
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import hashlib
 import fcntl
