@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets as _secrets
 from pathlib import Path
 
-from .probes import ReportError, read_report
+from .probes import MIME, PROBE_MARKER, ReportError, read_report
 from .verdicts import Probe, failed, redact, rng_for, write_verdict
 
 
@@ -56,12 +56,13 @@ def decide(nb, probes: dict[str, Probe], release_cells: dict) -> list[str]:
     """Write the grader's verdicts into the executed notebook; returns problems to report."""
     problems = []
     secrets = set().union(*(p.secrets for p in probes.values())) if probes else set()
+    secrets |= {MIME, PROBE_MARKER}  # forged reports and quoted probes outside test cells
     for cell in nb.cells:
         gid = grade_id(cell)
         probe = probes.get(gid)
         if probe is None:
             if redact(cell, secrets):
-                problems.append(f"an output quoting hidden test data was removed (cell {gid or '?'})")
+                problems.append(f"an output quoting hidden test data or a probe was removed (cell {gid or '?'})")
             continue
         try:
             verdict = probe.judge(read_report(cell.get("outputs", [])))

@@ -24,6 +24,7 @@ import math
 import textwrap
 
 MIME = "application/vnd.tdnn.probe+json"
+PROBE_MARKER = "Grading probe, written by python -m grading"
 MAX_REPORT_BYTES = 2_000_000   # a report larger than this is refused (the cell fails)
 MAX_DEPTH = 8                  # nesting of lists/dicts in one observed value
 MAX_ITEMS = 20_000             # numbers in one observed array
@@ -111,7 +112,7 @@ def probe_source(steps: list[tuple[str, str]]) -> str:
         body.append(f"    _results[{key!r}] = _error(_exc)")
     body.append("from IPython.display import display")
     body.append(f"display({{{MIME!r}: {{'v': 1, 'results': _results}}}}, raw=True)")
-    return ("# Grading probe, written by python -m grading: it reports what your code returns;\n"
+    return (f"# {PROBE_MARKER}: it reports what your code returns;\n"
             "# the grader decides the result outside this notebook.\n"
             "def __grading_probe():\n" + textwrap.indent("\n".join(body), "    ")
             + "\n__grading_probe()\ndel __grading_probe\n")

@@ -152,7 +152,7 @@ class Probe:
     def _remember(self, code: str) -> None:
         if self.hidden:
             import re
-            for lit in re.findall(r"(?<![\w.])\d+\.\d{4,}(?:e-?\d+)?|(?<![\w.])\d{4,}(?![\w.])", code):
+            for lit in re.findall(r"(?<![\w.])\d+\.\d{4,}(?:e-?\d+)?", code):
                 self.secrets.add(lit)
                 if "." in lit and len(lit) > 8:
                     self.secrets.add(lit[:8])  # also as printed with fewer digits
@@ -255,15 +255,15 @@ def redact(cell, secrets: set[str]) -> bool:
     kept, dropped = [], False
     for out in cell.get("outputs", []):
         text = str(out.get("text", "")) + str(out.get("evalue", "")) + " ".join(out.get("traceback") or [])
-        for value in (out.get("data") or {}).values():
-            text += value if isinstance(value, str) else str(value)
+        for key, value in (out.get("data") or {}).items():
+            text += key + (value if isinstance(value, str) else str(value))
         if any(s in text for s in secrets):
             dropped = True
             continue
         kept.append(out)
     if dropped:
         kept.append(nbformat.v4.new_output(
-            "stream", name="stdout", text="[output removed by the grader: it quoted hidden test data]\n"))
+            "stream", name="stdout", text="[output removed by the grader: it quoted hidden test data or a grading probe]\n"))
         cell.outputs = kept
     return dropped
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import copy
 import os
 import random
@@ -217,8 +218,9 @@ def main() -> int:
                                                   tmp / "nbs" / f"{student}.ipynb")
             sites[student] = (site, code)
         notebooks["reference"] = build_submission(release, reference, tmp / "nbs" / "reference.ipynb")
-        _, grades, seconds, _ = grade_notebooks(REPO, a.assignment, notebooks, tmp / "batch", offline_env(tmp),
-                                                workers=a.workers, extra_args=("--no-feedback", "--no-report"))
+        course, grades, seconds, _ = grade_notebooks(REPO, a.assignment, notebooks, tmp / "batch", offline_env(tmp),
+                                                     workers=a.workers, extra_args=("--no-feedback", "--no-report"))
+        state = json.loads((course / "autograded" / f".grading-state-{a.assignment}.json").read_text())
     if grades["reference"]["total"] < maxima["total"]:
         print(f"the reference scored {grades['reference']['total']}/{maxima['total']}: fix the checks first")
         return 1
@@ -229,14 +231,17 @@ def main() -> int:
         g = grades[student]
         lost = [c for c in maxima if c != "total" and g.get(c, 0) < maxima[c]]
         if lost:
-            killed.append((site, lost))
+            status = state.get(student, {}).get("status", "?")
+            killed.append((site, lost if status in ("ok", "graded_with_problems") else lost + [f"({status})"]))
         elif site.id in equivalents:
             equivalent.append(site)
         else:
             survivors.append((site, code))
     considered = len(sites) - len(equivalent)
     score = len(killed) / considered if considered else 1.0
-    print(f"{len(sites)} mutants graded in {seconds:.0f} s: {len(killed)} killed, {len(survivors)} survived, "
+    crashed = sum(1 for _, lost in killed if lost[-1].startswith("("))
+    print(f"{len(sites)} mutants graded in {seconds:.0f} s: {len(killed)} killed ({crashed} by a timeout or "
+          f"crash of the notebook), {len(survivors)} survived, "
           f"{len(equivalent)} equivalent; score {score:.1%} of non-equivalent mutants killed")
     for site, code in survivors:
         print(f"SURVIVOR {site.id}")
@@ -244,7 +249,8 @@ def main() -> int:
     lines = [f"# Mutation score: {a.assignment}", "",
              f"Written by `python scripts/mutation_score.py {a.assignment}`"
              + (f" (a seeded sample of {a.max})" if a.max else "") + ".", "",
-             f"- mutants: {len(sites)}", f"- killed: {len(killed)}", f"- equivalent: {len(equivalent)}",
+             f"- mutants: {len(sites)}", f"- killed: {len(killed)} ({crashed} by a timeout or crash: "
+             "status in parentheses)", f"- equivalent: {len(equivalent)}",
              f"- survived: {len(survivors)}", f"- score: {score:.1%} of the non-equivalent mutants killed",
              "", "## Survivors", ""]
     lines += [f"- `{s.id}`" for s, _ in survivors] or ["(none)"]

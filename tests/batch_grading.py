@@ -246,7 +246,8 @@ def grade_variants_with_report(repo: Path, assignment: str, workdir: Path, env: 
 GRADING_SEED = "314159"   # fixed for the tests; real courses keep theirs secret
 # Caps for the test batches: fixed, generous, so that a busy machine does not fail a correct
 # notebook (the budget-derived defaults are exercised by scripts/bench_budgets.py).
-TEST_CAPS = ("--cell-seconds", "60", "--wall-seconds", "240")
+TEST_CAPS = ("--cell-seconds", "90", "--wall-seconds", "300")
+GRADING_TIMEOUT = 3600   # one whole batch (about 7 min for schedules on 2 idle cores)
 NOTEBOOK_EDITS = {}       # name -> function(notebook) for `# edit: NAME` headers
 
 
@@ -347,7 +348,7 @@ def grade_notebooks(repo: Path, assignment: str, notebooks: dict[str, Path], wor
     cmd = [sys.executable, "-m", "grading", assignment, str(subs), "--course-root", str(course),
            "--workers", str(workers), "--no-progress", "--seed", GRADING_SEED, *TEST_CAPS, *extra_args]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=AUTOGRADE_TIMEOUT)
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=GRADING_TIMEOUT)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"python -m grading failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"

