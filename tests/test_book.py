@@ -1,33 +1,23 @@
 """What a reader gets: the quick build of the real book, checked page by page."""
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 from conftest import REPO, page_text
 
+sys.path.insert(0, str(REPO / "scripts"))
+import execute_pages  # noqa: E402  (scripts/execute_pages.py: how the build reads _toc.yml)
+
 HTML = REPO / "_build" / "html"
 COLAB = re.compile(r'href="(https://colab\.research\.google\.com/github/[^/"]+/[^/"]+/blob/main/([^"]+\.ipynb))"')
 
 
 def toc_files():
-    """Every document the table of contents lists, root first."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
+    """Every document the table of contents lists, root first (the build's own reading)."""
+    return execute_pages.toc_files(REPO)
 
 
 def executed_pages():

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import Checks
 from ..verdicts import Code, Observation, as_numbers, call
+from .schedules import one_cycle  # the 1cycle rates both assignments ask for
 
 checks = Checks()
 REPO = Path(__file__).resolve().parents[2]
@@ -672,20 +673,6 @@ def mc_dropout(p, rng):
 
 
 # ------------------------------------------------------------------------------------ f. 1cycle
-def one_cycle(step, total, max_lr, start_lr=None, last_lr=None, anneal_fraction=0.1):
-    start_lr = max_lr / 10 if start_lr is None else start_lr
-    last_lr = start_lr / 1000 if last_lr is None else last_lr
-    anneal_start = (1 - anneal_fraction) * total
-    peak = anneal_start / 2
-    if step < peak:
-        return start_lr + (max_lr - start_lr) * step / peak
-    if step < anneal_start:
-        return max_lr - (max_lr - start_lr) * (step - peak) / (anneal_start - peak)
-    if step < total:
-        return start_lr - (start_lr - last_lr) * (step - anneal_start) / (total - anneal_start)
-    return last_lr
-
-
 @checks("test_one_cycle_rate")
 def one_cycle_rate(p, rng):
     p.run("sched = OneCycleScheduler(total_steps=100, max_lr=1.0)", key="construct")
