@@ -318,6 +318,14 @@ def _other_size(rng):
     return int(rng.integers(2, 7)), int(rng.integers(8, 65))
 
 
+def check_resized_model(p, rng, builder, lowest_lr_exponent, activation, init, kind):
+    """`builder` called with a random depth, width and learning rate (10 ** U(lowest, -2))."""
+    h, n = _other_size(rng)
+    lr = float(10 ** rng.uniform(lowest_lr_exponent, -2))
+    check_model(p, builder, dict(n_hidden=h, n_neurons=n, learning_rate=lr), h, n, lr,
+                activation, init, kind, label=f"{builder} with other depth, width and learning rate")
+
+
 # ------------------------------------------------------------------------------ a. deep model
 @checks("test_deep_model")
 def deep_model(p, rng):
@@ -329,10 +337,7 @@ def deep_model(p, rng):
 def deep_model_hidden(p, rng):
     p.run(DESCRIBE)
     for _ in range(2):
-        h, n = _other_size(rng)
-        lr = float(10 ** rng.uniform(-5, -2))
-        check_model(p, "build_deep_model", dict(n_hidden=h, n_neurons=n, learning_rate=lr), h, n, lr,
-                    "elu", "he", "plain", label="build_deep_model with other depth, width and learning rate")
+        check_resized_model(p, rng, "build_deep_model", -5, "elu", "he", "plain")
 
 
 # ------------------------------------------------------------------------ b. callbacks, training
@@ -495,10 +500,7 @@ def train_deep_budget(p, rng):
 def bn_model(p, rng):
     p.run(DESCRIBE)
     check_model(p, "build_bn_model", {}, 20, 100, 1e-3, "elu", "he", "bn", label="build_bn_model()")
-    h, n = _other_size(rng)
-    lr = float(10 ** rng.uniform(-4, -2))
-    check_model(p, "build_bn_model", dict(n_hidden=h, n_neurons=n, learning_rate=lr), h, n, lr,
-                "elu", "he", "bn", label="build_bn_model with other depth, width and learning rate")
+    check_resized_model(p, rng, "build_bn_model", -4, "elu", "he", "bn")
 
 
 @checks("test_train_bn_budget")
@@ -564,10 +566,7 @@ def standardize(p, rng):
 def selu_model(p, rng):
     p.run(DESCRIBE)
     check_model(p, "build_selu_model", {}, 20, 100, 3e-4, "selu", "lecun", "plain", label="build_selu_model()")
-    h, n = _other_size(rng)
-    lr = float(10 ** rng.uniform(-5, -2))
-    check_model(p, "build_selu_model", dict(n_hidden=h, n_neurons=n, learning_rate=lr), h, n, lr,
-                "selu", "lecun", "plain", label="build_selu_model with other depth, width and learning rate")
+    check_resized_model(p, rng, "build_selu_model", -5, "selu", "lecun", "plain")
 
 
 @checks("test_train_selu_budget")
