@@ -19,8 +19,8 @@ key live in `grading.state`.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -539,23 +539,28 @@ class Batch:
         missing = judge.missing_checks(self.checks, tests)
         if missing:
             raise GradingError(f"grading/checks/{self.assignment}.py has no check for {', '.join(missing)}")
-        self.seed = judge.grading_seed(self.opts.seed or os.environ.get("COURSE_GRADING_SEED"),
+        self.seed = judge.grading_seed(self.explicit_seed(),
                                        self.state_path.parent)
+
+    def explicit_seed(self) -> str | None:
+        """--seed, else $COURSE_GRADING_SEED, else None."""
+        seed = self.opts.seed or os.environ.get("COURSE_GRADING_SEED")
+        return str(seed) if seed else None
 
     def key_env(self) -> dict:
         """What of the options decides a grade besides the caps: the kernels' environment and
         the seed of the hidden parameters (as a hash: the state file never holds the seed)."""
         env = dict(self.opts.env)
-        seed = self.opts.seed or os.environ.get("COURSE_GRADING_SEED")
+        seed = self.explicit_seed()
         if seed:
-            env["COURSE_GRADING_SEED"] = hashlib.sha256(str(seed).encode()).hexdigest()
+            env["COURSE_GRADING_SEED"] = hashlib.sha256(seed.encode()).hexdigest()
         return env
 
     def kernel_env(self) -> dict:
         env = dict(self.opts.env)
         env.pop("COURSE_GRADING_SEED", None)
-        if self.checks is None and (self.opts.seed or os.environ.get("COURSE_GRADING_SEED")):
-            env["COURSE_GRADING_SEED"] = str(self.opts.seed or os.environ["COURSE_GRADING_SEED"])
+        if self.checks is None and self.explicit_seed():
+            env["COURSE_GRADING_SEED"] = self.explicit_seed()
         return env
 
     def before_execution(self, student, nb_id, nb, sub, test_ids) -> None:
