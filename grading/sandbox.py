@@ -19,7 +19,7 @@ sandbox shares with the worker.
 
 What the kernel can see: /usr, a few files of /etc (no /etc/shadow); the Python installation
 and the venv (read-only); the offline datasets and a seeded Keras cache (read-only, under
-/data); the IPython start-up files (read-only); a size-limited tmpfs at /scratch ($HOME and the
+/data); matplotlib's font list and the IPython start-up files (read-only); a size-limited tmpfs at /scratch ($HOME and the
 working directory) and another at /tmp; the connection folder; /proc of its own pid namespace
 (bwrap covers /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus read-only where they would be
 writable); a minimal /dev. Nothing else: no repository, no solutions/, no gradebook, no other
@@ -84,6 +84,7 @@ class SandboxSpec:
     cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.limits.detect)
     tag: str = "auto"                  # names the cgroups (the grader's pid: it sweeps them)
     run_as: int | str | None = "auto"  # host uid of the sandbox: nobody when the grader is root
+    matplotlib_cache: str | None = "auto"  # matplotlib's font list (bound read-only at /data/matplotlib)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -161,6 +162,48 @@ def sandbox_env(spec: SandboxSpec) -> dict:
     return env
 
 
+def matplotlib_cache(venv: str) -> str | None:
+    """A folder holding matplotlib's font list, built once per machine and matplotlib version.
+
+    Each kernel gets a fresh $HOME, so without it every submission that imports matplotlib
+    rebuilds the list (fc-list and parsing every font file: seconds of CPU per submission).
+    The list names only fonts under /usr and the venv, which the sandbox sees at the same
+    paths; it is made by the grader, never by student code, and the sandbox reads it read-only.
+    """
+    import subprocess
+    from importlib import metadata
+    try:
+        version = metadata.version("matplotlib")
+    except metadata.PackageNotFoundError:
+        return None
+    base = Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading"))
+    folder = base / f"matplotlib-{version}"
+    if folder.is_dir() and any(folder.glob("fontlist-*.json")):
+        return str(folder)
+    base.mkdir(parents=True, exist_ok=True)
+    import tempfile
+    tmp = Path(tempfile.mkdtemp(prefix=".matplotlib-", dir=base))
+    proc = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import matplotlib.font_manager"],
+                          env={"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": str(tmp), "HOME": str(tmp)},
+                          capture_output=True, timeout=300)
+    if proc.returncode != 0 or not any(tmp.glob("fontlist-*.json")):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None  # the kernels build their own, as before: slower, not wrong
+    os.chmod(tmp, 0o755)
+    for path in tmp.iterdir():
+        os.chmod(path, 0o644)
+    try:
+        tmp.rename(folder)  # atomic: another worker may have won the race, which is fine
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(folder)
+
+
+def _matplotlib_files(spec: SandboxSpec) -> list[str]:
+    folder = spec.matplotlib_cache
+    return sorted(p.name for p in Path(folder).glob("fontlist-*.json")) if folder else []
+
+
 def _keras_datasets(spec: SandboxSpec) -> list[str]:
     seed = Path(spec.keras_seed) / "datasets" if spec.keras_seed else None
     return sorted(e.name for e in seed.iterdir()) if seed and seed.is_dir() else []
@@ -194,6 +237,10 @@ def _scratch_ops(spec: SandboxSpec) -> list[str]:
         ops += ["--dir", f"{SCRATCH_MOUNT}/{sub}"]
     for name in _keras_datasets(spec):
         ops += ["--symlink", f"{DATA_MOUNT}/keras/datasets/{name}", f"{SCRATCH_MOUNT}/keras/datasets/{name}"]
+    if _matplotlib_files(spec):
+        ops += ["--dir", f"{SCRATCH_MOUNT}/home/.matplotlib"]
+        for name in _matplotlib_files(spec):
+            ops += ["--symlink", f"{DATA_MOUNT}/matplotlib/{name}", f"{SCRATCH_MOUNT}/home/.matplotlib/{name}"]
     ops += ["--symlink", f"{DATA_MOUNT}/ipython-startup", f"{SCRATCH_MOUNT}/ipython/profile_default/startup"]
     return ops
 
@@ -258,6 +305,8 @@ def _bwrap_args(spec: SandboxSpec, stage: dict) -> list[str]:
         cmd += ["--ro-bind", source(spec.datasets), f"{DATA_MOUNT}/datasets"]
     if spec.keras_seed:
         cmd += ["--ro-bind", source(spec.keras_seed), f"{DATA_MOUNT}/keras"]
+    if _matplotlib_files(spec):
+        cmd += ["--ro-bind", source(spec.matplotlib_cache), f"{DATA_MOUNT}/matplotlib"]
     cmd += ["--ro-bind", source(f"{spec.ipythondir}/profile_default/startup"),
             f"{DATA_MOUNT}/ipython-startup"]
     cmd += _scratch_ops(spec)
@@ -275,6 +324,8 @@ def resolve(spec: SandboxSpec) -> SandboxSpec:
         spec.cgroup = _limits.detect()[0]
     if spec.run_as == "auto":
         spec.run_as = host_user()
+    if spec.matplotlib_cache == "auto":
+        spec.matplotlib_cache = matplotlib_cache(spec.venv) if spec.sandbox else None
     if spec.tag == "auto":
         spec.tag = str(os.getppid())  # the worker's parent: the grader
     return spec
