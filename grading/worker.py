@@ -187,7 +187,9 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
     ex = GuardedExecute(kernel_manager_class=km_class, timeout_func=timeout_func,
                         timeout=caps.cell_seconds, startup_timeout=120, iopub_timeout=5,
                         interrupt_on_timeout=True, raise_on_iopub_timeout=True,
-                        record_timing=False, store_widget_state=False)
+                        record_timing=False, store_widget_state=False,
+                        # the notebook is done: no need to let TensorFlow tear down
+                        shutdown_kernel="immediate")
     ex.on_cell_execute = ex._on_execute
     ex.on_cell_executed = ex._on_executed
     ex._km_class = km_class
