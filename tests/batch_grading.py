@@ -282,44 +282,166 @@ def _duplicate_cells(nb):
     nb.cells = out
 
 
-def assignment_cases(repo: Path, assignment: str, notebooks: Path) -> dict[str, tuple[Path, dict]]:
-    """student id -> (notebook, headers) for every simulated student of an assignment."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(text: str) -> set[str]:
+    """Every identifier in a text, strings included (probe code is sent as strings): an
+    over-approximation of what the text uses, which only makes merging more cautious."""
+    return set(_IDENTIFIER.findall(text))
+
+
+def _defined_names(source: str) -> set[str]:
+    import ast
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def solution_cells_run_by_tests(repo: Path, assignment: str, variant_sources: list[dict]) -> dict[str, set[str]] | None:
+    """test grade_id -> the solution cells whose code its check may run (None: no checks module).
+
+    A check's names (its source and the checks module's helpers it mentions) select the solution
+    cells that define them; a solution cell then pulls in the cells whose names its code (the
+    reference's or any variant's) mentions, transitively."""
+    import importlib
+    import inspect
+    sys.path.insert(0, str(repo))
+    try:
+        module = importlib.import_module(f"grading.checks.{assignment}")
+    except ModuleNotFoundError:
+        return None
+    finally:
+        sys.path.remove(str(repo))
+    helpers = {name: inspect.getsource(obj) for name, obj in vars(module).items()
+               if inspect.isfunction(obj) and obj.__module__ == module.__name__}
+    reference = solution_sources(repo, assignment)
+    defines = {cell: _defined_names(src) for cell, src in reference.items()}
+    uses = {cell: _names(src) for cell, src in reference.items()}
+    for sources in variant_sources:
+        for cell, src in sources.items():
+            uses.setdefault(cell, set()).update(_names(src))
+    deps = {}
+    for grade_id, check in module.checks.items():
+        names, todo = set(), [inspect.getsource(check.build)]
+        while todo:
+            new = _names(todo.pop()) - names
+            names |= new
+            todo += [helpers[n] for n in new if n in helpers]
+        cells = {c for c, d in defines.items() if d & names}
+        frontier = set(cells)
+        while frontier:
+            used = set().union(*(uses.get(c, set()) for c in frontier))
+            frontier = {c for c, d in defines.items() if d & used} - cells
+            cells |= frontier
+        deps[grade_id] = cells
+    return deps
+
+
+def merge_wrong_variants(wrong: dict[str, tuple[dict, dict]], deps: dict[str, set[str]]) -> list[list[str]]:
+    """Groups of wrong variants (case -> (overrides, headers)) that can share one notebook.
+
+    Two variants share a notebook only when they change different solution cells and neither
+    changes a cell that a test expected to fail for the other may run: each expected failure
+    can then only come from its own variant. Fewer kernels per CI run, the same assertions."""
+    def changed(case):
+        return set(wrong[case][0])
+
+    def reach(case):  # solution cells that the case's expected-to-fail tests may run
+        tests = wrong[case][1]["expect"].split()
+        return None if any(t not in deps for t in tests) else set().union(*(deps[t] for t in tests))
+
+    groups: list[list[str]] = []
+    for case in wrong:
+        fits = [g for g in groups if reach(case) is not None and all(
+            reach(m) is not None and not changed(case) & (changed(m) | reach(m))
+            and not changed(m) & reach(case) for m in g)]
+        if fits:
+            fits[0].append(case)
+        else:
+            groups.append([case])
+    return groups
+
+
+def _mergeable(headers: dict) -> bool:
+    expect = headers.get("expect", "")
+    return expect not in ("full", "zero", "tamper", "") and not headers.get("edit") \
+        and headers.get("base", "reference") == "reference"
+
+
+def assignment_cases(repo: Path, assignment: str, notebooks: Path) -> tuple[dict[str, Path], dict[str, dict], dict[str, str]]:
+    """Every simulated student of an assignment: (student id -> notebook, case -> headers,
+    case -> the student id whose notebook holds it). Wrong variants that cannot hide each
+    other's mistakes share a notebook (`merge_wrong_variants`); every other case is its own
+    student (ids: the file name with - for _, `tamper-` before tampering cases)."""
     repo = Path(repo)
     folder = repo / "tests" / "submissions" / assignment
     release = repo / "exercises" / assignment / f"{assignment}.ipynb"
     reference = solution_sources(repo, assignment)
     notebooks.mkdir(parents=True, exist_ok=True)
-    cases = {"reference": (build_submission(release, reference, notebooks / "reference.ipynb"),
-                           {"expect": "full", "why": "the instructor's solution"})}
+    students = {"reference": build_submission(release, reference, notebooks / "reference.ipynb")}
     shutil.copy2(release, notebooks / "release.ipynb")
-    cases["release"] = (notebooks / "release.ipynb", {"expect": "zero", "why": "the untouched release"})
+    students["release"] = notebooks / "release.ipynb"
+    headers = {"reference": {"expect": "full", "why": "the instructor's solution"},
+               "release": {"expect": "zero", "why": "the untouched release"}}
+    wrong = {}
     for path in sorted(folder.glob("*.py")) + sorted(folder.glob("tampering/*.py")):
-        overrides, headers = read_variant(path)
-        student = ("tamper-" if path.parent.name == "tampering" else "") + path.stem.replace("_", "-")
-        base = {} if headers.get("base", "reference") == "release" else reference
-        out = build_submission(release, {**base, **overrides}, notebooks / f"{student}.ipynb")
-        if headers.get("edit"):
+        overrides, meta = read_variant(path)
+        case = ("tamper-" if path.parent.name == "tampering" else "") + path.stem.replace("_", "-")
+        headers[case] = meta
+        if _mergeable(meta):
+            wrong[case] = (overrides, meta)
+            continue
+        base = {} if meta.get("base", "reference") == "release" else reference
+        out = build_submission(release, {**base, **overrides}, notebooks / f"{case}.ipynb")
+        if meta.get("edit"):
             nb = nbformat.read(out, as_version=4)
-            NOTEBOOK_EDITS[headers["edit"]](nb)
+            NOTEBOOK_EDITS[meta["edit"]](nb)
             nbformat.write(nb, out)
-        cases[student] = (out, headers)
-    return cases
+        students[case] = out
+    where = {case: case for case in students}
+    deps = solution_cells_run_by_tests(repo, assignment, [o for o, _ in wrong.values()])
+    groups = merge_wrong_variants(wrong, deps) if deps is not None else [[w] for w in wrong]
+    for i, group in enumerate(groups):
+        student = group[0] if len(group) == 1 else f"wrongs-{i:02d}"
+        overrides = {cell: src for member in group for cell, src in wrong[member][0].items()}
+        students[student] = build_submission(release, {**reference, **overrides}, notebooks / f"{student}.ipynb")
+        where.update({member: student for member in group})
+    return students, headers, where
 
 
 class GradedBatch:
-    """The result of one `python -m grading` batch: grades, headers, the course folder."""
+    """The result of one `python -m grading` batch: grades and headers per case, the course.
 
-    def __init__(self, course, assignment, grades, headers, maxima, seconds, proc, seed):
-        self.course, self.assignment, self.grades, self.headers = course, assignment, grades, headers
+    `grades[case]` are the grades of the notebook that holds the case (`where[case]`: its own,
+    or one shared by wrong variants that cannot hide each other)."""
+
+    def __init__(self, course, assignment, student_grades, headers, where, maxima, seconds, proc, seed):
+        self.course, self.assignment, self.headers, self.where = course, assignment, headers, where
+        self.grades = {case: student_grades[student] for case, student in where.items()}
         self.maxima, self.seconds, self.proc, self.seed = maxima, seconds, proc, seed
-        self.table = (f"{assignment}: {len(grades)} submissions graded by python -m grading in "
-                      f"{seconds:.0f} s ({seconds / max(1, len(grades)):.1f} s each)\n"
-                      f"{format_points_table(grades, maxima)}")
+        shared = {s: [c for c, w in where.items() if w == s] for s in set(where.values())}
+        legend = "".join(f"\n  {s} = {' + '.join(cases)}" for s, cases in sorted(shared.items())
+                         if cases != [s])
+        self.table = (f"{assignment}: {len(student_grades)} notebooks ({len(where)} cases) graded by "
+                      f"python -m grading in {seconds:.0f} s ({seconds / max(1, len(student_grades)):.1f} s each)\n"
+                      f"{format_points_table(student_grades, maxima)}{legend}")
 
-    def autograded(self, student: str) -> Path:
+    def autograded(self, case: str) -> Path:
+        student = self.where.get(case, case)
         return self.course / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"
 
-    def feedback(self, student: str) -> Path:
+    def feedback(self, case: str) -> Path:
+        student = self.where.get(case, case)
         return self.course / "feedback" / student / self.assignment / f"{self.assignment}.html"
 
     def state(self) -> dict:
@@ -359,8 +481,7 @@ def grade_notebooks(repo: Path, assignment: str, notebooks: dict[str, Path], wor
 def grade_assignment(repo: Path, assignment: str, workdir: Path, env: dict,
                      workers: int = 2, extra_args: tuple = ()) -> GradedBatch:
     """Grade every simulated student of `assignment` in ONE `python -m grading` batch."""
-    cases = assignment_cases(Path(repo), assignment, Path(workdir) / "notebooks")
-    course, grades, seconds, proc = grade_notebooks(
-        repo, assignment, {s: nb for s, (nb, _) in cases.items()}, workdir, env, workers, extra_args)
-    return GradedBatch(course, assignment, grades, {s: h for s, (_, h) in cases.items()},
-                       max_points(repo, assignment), seconds, proc, GRADING_SEED)
+    students, headers, where = assignment_cases(Path(repo), assignment, Path(workdir) / "notebooks")
+    course, grades, seconds, proc = grade_notebooks(repo, assignment, students, workdir, env, workers, extra_args)
+    return GradedBatch(course, assignment, grades, headers, where, max_points(repo, assignment),
+                       seconds, proc, GRADING_SEED)
