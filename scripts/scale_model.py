@@ -120,6 +120,7 @@ def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[f
     """Medians, in seconds, of the grader's own work on one cifar10 submission: (sanitizing,
     saving the grades of the executed notebook, feedback)."""
     from grading.batch import Batch, Options
+    from grading.feedback_stage import generate as generate_feedback
     subs = course.parent / "subs"
     batch = Batch(Options("cifar10", subs, course_root=course, progress=False, report=False))
     batch.ensure_assignment()
@@ -139,7 +140,7 @@ def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[f
         with batch.gradebook() as gb:  # what _finish reads back
             gb.find_submission("cifar10", student).score
         t2 = time.monotonic()
-        batch.generate_feedback([student])
+        generate_feedback(course, "cifar10", batch.db_url, [student], course.parent / f"feedback-{i}")
         t3 = time.monotonic()
         for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
             parts[key].append(seconds)
