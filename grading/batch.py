@@ -43,7 +43,7 @@ from .executors import executor_for
 from .guard import guard_source
 from . import limits
 from . import state as grading_state
-from .feedback_stage import Pipeline as FeedbackPipeline
+from . import feedback_stage
 from .intake import Rejected, read_submission
 from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox, host_user
 
@@ -149,6 +149,14 @@ def drop_duplicate_cells(nb) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def read_executed(path: Path):
+    """The executed notebook a worker wrote, or None (none written, or unreadable)."""
+    try:
+        return nbformat.read(path, as_version=4) if path.exists() else None
+    except Exception:
+        return None
+
+
 class Batch:
     def __init__(self, opts: Options):
         self.opts = opts
@@ -175,14 +183,10 @@ class Batch:
         ) / f".grading-state-{self.assignment}.json"
         self.store = grading_state.open_store(self.db_url, self.course_id, self.assignment,
                                               self.state_path.parent)
+        self.state = self.store.entries  # {student: entry}, kept up to date by the store
         self.log_lines: list[str] = []
         self.feedback = None  # the feedback pipeline while a batch runs
         self.checks = checks_mod.load(self.assignment)
-
-    @property
-    def state(self) -> dict:
-        """{student: entry} of the resume state (grading.state)."""
-        return self.store.entries
 
     # ------------------------------------------------------------------------- the gradebook
     def gradebook(self):
@@ -429,14 +433,17 @@ class Batch:
                    "students_ids": sorted(subs), "other_grader": elsewhere,
                    "skipped_unchanged": skipped_same, "skipped_files": skipped, "problems": {}}
         work = Path(tempfile.mkdtemp(prefix=f"grading-{self.assignment}-"))
-        self.feedback = self.start_feedback(work / "feedback", self.missing_feedback(skipped_same))
+        self.feedback = feedback_stage.start(self, work / "feedback", self.missing_feedback(skipped_same)) \
+            if opts.feedback else None
         try:
             self.start_verdicts(tests)
             runtime = self.prepare_runtime(work)
             self._grade(todo, subs, locked, tests, release, runtime, work, summary)
         finally:
-            if self.feedback is not None:  # waits for the feedback of the last students
-                self.note_feedback_failures(self.feedback.close())
+            for student, why in (self.feedback.close() if self.feedback else {}).items():
+                if why is not None:  # waits for the feedback of the last students, then notes failures
+                    self.store.add_problem(student, why)
+                    self.log_lines.append(f"feedback for {student}: {why}")
             shutil.rmtree(work, ignore_errors=True)
             limits.sweep(f"{os.getpid()}-")  # cgroups of workers that were killed
             limits.sweep_stale()  # and of graders that were
@@ -529,13 +536,7 @@ class Batch:
         jdir, sanitized = self._jobs.pop((student, nb_id))
         problems = summary["problems"].setdefault(student, [])
         problems += [r for r in result.get("reasons", []) if r not in problems]
-        out = jdir / "out.ipynb"
-        executed = None
-        if out.exists():
-            try:
-                executed = nbformat.read(out, as_version=4)
-            except Exception:
-                executed = None
+        executed = read_executed(jdir / "out.ipynb")
         if executed is None:
             executed = self.abort_notebook(sanitized, "; ".join(result.get("reasons", [])) or "worker failed")
         problems += [p for p in self.after_execution(student, nb_id, executed, release.get(nb_id, {}))
@@ -657,26 +658,3 @@ class Batch:
                    for nb in self.notebooks):
                 out.append(student)
         return out
-
-    def start_feedback(self, work: Path, students: list[str]):
-        """The feedback pipeline (grading.feedback_stage), these students already in it; None
-        with --no-feedback. Its child processes take the cores the executions leave: all but
-        one with --cluster, half of them otherwise."""
-        if not self.opts.feedback:
-            return None
-        cores = os.cpu_count() or 1
-        pipeline = FeedbackPipeline(self.root, self.assignment, self.db_url, work,
-                                    parallel=max(1, cores - 1 if self.opts.cluster else cores // 2))
-        for student in students:
-            pipeline.add(student)
-        return pipeline
-
-    def note_feedback_failures(self, failed: dict) -> None:
-        """A student whose feedback failed gets that as a problem in its state entry."""
-        for student, why in failed.items():
-            if why is None or student not in self.state:
-                continue
-            entry = self.state[student]
-            if why not in entry.setdefault("problems", []):
-                self.store.record(student, dict(entry, problems=entry["problems"] + [why]))
-            self.log_lines.append(f"feedback for {student}: {why}")

@@ -155,6 +155,17 @@ class Pipeline:
         return dict(self.results)
 
 
+def start(batch, work: Path, students: list[str]) -> Pipeline:
+    """The pipeline of a batch, these students already in it. Its children take the cores the
+    executions leave: all but one with --cluster (the grader's thread), half of them otherwise."""
+    cores = os.cpu_count() or 1
+    pipeline = Pipeline(batch.root, batch.assignment, batch.db_url, work,
+                        parallel=max(1, cores - 1 if batch.opts.cluster else cores // 2))
+    for student in students:
+        pipeline.add(student)
+    return pipeline
+
+
 def main(argv: list[str]) -> int:
     job = json.loads(Path(argv[0]).read_text())
     from grading.batch import load_config

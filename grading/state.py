@@ -111,6 +111,13 @@ def is_current(entry: dict | None, key: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- stores
+def _add_problem(store, student: str, why: str) -> None:
+    """A problem found after the student's entry was recorded (e.g. its feedback failed)."""
+    entry = store.entries.get(student)
+    if entry is not None and why not in entry.get("problems", []):
+        store.record(student, dict(entry, problems=[*entry.get("problems", []), why]))
+
+
 def open_store(db_url: str | None, course: str, assignment: str, autograded_dir: Path):
     """The state of this run: in the gradebook's database when that is a server (PostgreSQL),
     else (the default SQLite gradebook) a file beside the autograded notebooks."""
@@ -142,6 +149,9 @@ class FileStore:
 
     def refresh(self) -> None:
         pass
+
+    def add_problem(self, student: str, why: str) -> None:
+        _add_problem(self, student, why)
 
     def close(self) -> None:
         pass
@@ -209,7 +219,9 @@ class DatabaseStore:
             rows = conn.execute(self.sa.select(t.c.student, t.c.entry).where(
                 (t.c.course == self.course) & (t.c.assignment == self.assignment)
                 & t.c.entry.is_not(None))).all()
-        self.entries = {student: json.loads(entry) for student, entry in rows}
+        self.entries = getattr(self, "entries", {})  # updated in place: Batch.state is this dict
+        self.entries.clear()
+        self.entries.update({student: json.loads(entry) for student, entry in rows})
 
     def claim(self, student: str, key: str, regrade: bool = False) -> bool:
         """True when this grader now holds the student (nobody else grades it); False when
@@ -255,6 +267,9 @@ class DatabaseStore:
         with self._lock:
             self._mine.discard(student)
         self.entries[student] = entry
+
+    def add_problem(self, student: str, why: str) -> None:
+        _add_problem(self, student, why)
 
     def _heartbeat(self, every: float) -> None:
         t = self.table
