@@ -43,7 +43,7 @@ from .executors import executor_for
 from .guard import guard_source
 from . import limits
 from . import state as grading_state
-from .feedback_stage import generate as generate_feedback_in_child
+from . import feedback_stage
 from .intake import Rejected, read_submission
 from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox, host_user
 
@@ -149,6 +149,14 @@ def drop_duplicate_cells(nb) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def read_executed(path: Path):
+    """The executed notebook a worker wrote, or None (none written, or unreadable)."""
+    try:
+        return nbformat.read(path, as_version=4) if path.exists() else None
+    except Exception:
+        return None
+
+
 class Batch:
     def __init__(self, opts: Options):
         self.opts = opts
@@ -173,8 +181,11 @@ class Batch:
         self.state_path = Path(self.coursedir.autograded_directory if os.path.isabs(
             self.coursedir.autograded_directory) else self.root / self.coursedir.autograded_directory
         ) / f".grading-state-{self.assignment}.json"
-        self.state = grading_state.load(self.state_path)
+        self.store = grading_state.open_store(self.db_url, self.course_id, self.assignment,
+                                              self.state_path.parent)
+        self.state = self.store.entries  # {student: entry}, kept up to date by the store
         self.log_lines: list[str] = []
+        self.feedback = None  # the feedback pipeline while a batch runs
         self.checks = checks_mod.load(self.assignment)
 
     # ------------------------------------------------------------------------- the gradebook
@@ -386,7 +397,15 @@ class Batch:
             check_sandbox()
         print(describe_isolation(opts.sandbox), flush=True)
         subs, skipped = collect(Path(opts.submissions), self.notebooks, opts.regex)
-        self.ensure_assignment()
+        try:
+            return self._run(subs, skipped)
+        finally:
+            self.store.close()  # a database store gives back the claims it did not finish
+
+    def _run(self, subs, skipped) -> dict:
+        opts = self.opts
+        with self.store.serialized():  # graders sharing a database: one records the assignment
+            self.ensure_assignment()
         locked, tests, release = self.instructor_cells()
         lock_path = self.state_path.parent / f".grading-{self.assignment}.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -396,139 +415,149 @@ class Batch:
         except OSError:
             raise GradingError(f"another `python -m grading {self.assignment}` is running on {self.root}")
         self.import_submissions(subs)
-        todo, skipped_same = [], []
+        todo, skipped_same, elsewhere = [], [], []
         with self.gradebook() as gb:
             graded = {s.student.id for s in gb.find_assignment(self.assignment).submissions}
         self.context_key = grading_state.context_key(
             self.root, self.assignment, self.source_dir, asdict(opts.caps), self.key_env())
         for student, sub in sorted(subs.items()):
             key = grading_state.student_key(self.context_key, sub.digest())
-            if grading_state.is_current(self.state.get(student), key) and student in graded:
+            current = grading_state.is_current(self.state.get(student), key)
+            if current and student in graded:
                 skipped_same.append(student)
-            else:
+            elif self.store.claim(student, key, regrade=current):  # current, but not in the gradebook
                 todo.append(student)
+            else:  # another grader on this database holds it or has just graded it
+                elsewhere.append(student)
         summary = {"assignment": self.assignment, "students": len(subs), "graded": [],
-                   "students_ids": sorted(subs),
+                   "students_ids": sorted(subs), "other_grader": elsewhere,
                    "skipped_unchanged": skipped_same, "skipped_files": skipped, "problems": {}}
         work = Path(tempfile.mkdtemp(prefix=f"grading-{self.assignment}-"))
+        self.feedback = feedback_stage.start(self, work / "feedback", self.missing_feedback(skipped_same)) \
+            if opts.feedback else None
         try:
             self.start_verdicts(tests)
             runtime = self.prepare_runtime(work)
             self._grade(todo, subs, locked, tests, release, runtime, work, summary)
         finally:
+            for student, why in (self.feedback.close() if self.feedback else {}).items():
+                if why is not None:  # waits for the feedback of the last students, then notes failures
+                    self.store.add_problem(student, why)
+                    self.log_lines.append(f"feedback for {student}: {why}")
             shutil.rmtree(work, ignore_errors=True)
             limits.sweep(f"{os.getpid()}-")  # cgroups of workers that were killed
             limits.sweep_stale()  # and of graders that were
             lock_fh.close()
-        if opts.feedback:
-            self.generate_feedback(summary["graded"] + self.missing_feedback(skipped_same))
+        self.store.refresh()  # what other graders on the database finished meanwhile
         if opts.report:
             from .report import write_report
             summary["report"] = str(write_report(self, subs))
         return summary
 
     def _grade(self, todo, subs, locked, tests, release, runtime, work, summary):
-        opts = self.opts
-        jobs = {}
-        for student in todo:
-            sub = subs[student]
-            start = time.monotonic()
-            problems = list(sub.problems)
-            if not sub.files:
-                problems.append("no notebook found" + (f" (files: {', '.join(sub.others)})" if sub.others else ""))
-            with self.gradebook() as gb:
-                gb.update_or_create_student(student)
-                gb.update_or_create_submission(self.assignment, student)
-            per_nb = {}
-            for nb_id in self.notebooks:
-                if nb_id not in sub.files:
-                    per_nb[nb_id] = None
-                    if sub.files:
-                        problems.append(f"notebook {nb_id} missing")
-                    continue
-                nb, probs = self.sanitize(student, nb_id, sub.files.get(nb_id),
-                                          locked[nb_id], release.get(nb_id, {}))
-                problems += probs
-                per_nb[nb_id] = nb
-            if all(nb is None for nb in per_nb.values()):
-                self.zero_grades(student)
-                self._finish(student, sub, "not_graded", problems, time.monotonic() - start, summary)
-                continue
-            for nb_id, nb in per_nb.items():
-                if nb is None:
-                    continue
-                jdir = work / f"{student}--{nb_id}"
-                jdir.mkdir()
-                self.before_execution(student, nb_id, nb, sub, tests[nb_id])
-                nbformat.write(nb, jdir / "in.ipynb")
-                # Connection files and sockets: a short path (Unix sockets allow ~107 bytes)
-                # inside this run's work folder, bound into this one sandbox only. The worker
-                # removes it; one a killed worker leaves goes with the work folder.
-                conn = work / "c" / str(len(jobs))
-                conn.mkdir(parents=True, mode=0o700)
-                conn = str(conn)
-                spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix,
-                                   datasets=runtime["datasets"], keras_seed=runtime["keras_seed"],
-                                   ipythondir=runtime["ipythondir"], scratch=str(jdir / "scratch"),
-                                   conn_dir=conn, caps=opts.caps, env=self.kernel_env(),
-                                   sandbox=opts.sandbox)
-                job = {"input": str(jdir / "in.ipynb"), "output": str(jdir / "out.ipynb"),
-                       "result": str(jdir / "result.json"), "sandbox": spec.to_json(),
-                       "token": self.token, "instructor_ids": locked[nb_id], "test_ids": tests[nb_id],
-                       "guard": self.checks is None}
-                (jdir / "job.json").write_text(json.dumps(job))
-                jobs[(student, nb_id)] = (jdir, nb)
-            jobs_problems = problems
-            summary["problems"][student] = jobs_problems
-            self._seconds = getattr(self, "_seconds", {})
-            self._seconds[student] = time.monotonic() - start  # sanitizing; execution added below
-        # Execute: N worker processes at a time, results handled here (single gradebook writer).
-        pending_nbs = {}
-        for (student, nb_id) in jobs:
-            pending_nbs.setdefault(student, set()).add(nb_id)
+        """Sanitize each student and start its jobs at once (the executor reads `prepared`
+        lazily), and save each result as it comes back (the single gradebook writer)."""
+        self._jobs, self._pending, self._statuses, self._seconds = {}, {}, {}, {}
         bar = None
-        if opts.progress:
+        if self.opts.progress:
             from tqdm import tqdm
-            bar = tqdm(total=len(jobs), desc=f"grading {self.assignment}", unit="nb",
+            bar = tqdm(total=len(todo), desc=f"grading {self.assignment}", unit="student",
                        file=sys.stderr, dynamic_ncols=True)
-        student_status = {}
+
+        def prepared():
+            for student in todo:
+                jobs = self._prepare(student, subs[student], locked, tests, release, runtime, work, summary)
+                if not jobs and bar is not None:
+                    bar.update(1)
+                yield from jobs
         # Where the jobs run (this machine's pool, or a Dask cluster): executors.py.
-        with executor_for(opts, self._run_worker, runtime) as execute:
-            for (student, nb_id), result in execute({key: jdir for key, (jdir, nb) in jobs.items()}):
-                jdir, sanitized = jobs[(student, nb_id)]
-                problems = summary["problems"].setdefault(student, [])
-                problems += [r for r in result.get("reasons", []) if r not in problems]
-                out = jdir / "out.ipynb"
-                executed = None
-                if out.exists():
-                    try:
-                        executed = nbformat.read(out, as_version=4)
-                    except Exception:
-                        executed = None
-                if executed is None:
-                    executed = self.abort_notebook(sanitized, "; ".join(result.get("reasons", [])) or "worker failed")
-                problems += [p for p in self.after_execution(student, nb_id, executed, release.get(nb_id, {}))
-                             if p not in problems]
-                try:
-                    self.save_grades(student, nb_id, executed)
-                except Exception as exc:
-                    problems.append(f"grades not saved: {type(exc).__name__}: {exc}"[:300])
-                    result["status"] = "error"
-                student_status.setdefault(student, []).append(result.get("status", "error"))
-                self._seconds[student] += float(result.get("seconds") or 0.0)
-                pending_nbs[student].discard(nb_id)
-                if not pending_nbs[student]:
-                    statuses = student_status[student]
-                    status = "ok" if all(s == "ok" for s in statuses) else next(s for s in statuses if s != "ok")
-                    if status == "ok" and problems:
-                        status = "graded_with_problems"
-                    self._finish(student, subs[student], status, problems,
-                                 self._seconds[student], summary)
-                shutil.rmtree(jdir, ignore_errors=True)
-                if bar is not None:
+        with executor_for(self.opts, self._run_worker, runtime) as execute:
+            for (student, nb_id), result in execute(prepared()):
+                if self._collect(student, nb_id, result, subs[student], release, summary) and bar is not None:
                     bar.update(1)
         if bar is not None:
             bar.close()
+
+    def _prepare(self, student, sub, locked, tests, release, runtime, work, summary) -> list:
+        """[((student, notebook), job folder)] of one student (sanitized); [] when none can run."""
+        start = time.monotonic()
+        problems = list(sub.problems)
+        if not sub.files:
+            problems.append("no notebook found" + (f" (files: {', '.join(sub.others)})" if sub.others else ""))
+        with self.gradebook() as gb:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(self.assignment, student)
+        per_nb = {}
+        for nb_id in self.notebooks:
+            if nb_id not in sub.files:
+                per_nb[nb_id] = None
+                if sub.files:
+                    problems.append(f"notebook {nb_id} missing")
+                continue
+            nb, probs = self.sanitize(student, nb_id, sub.files.get(nb_id), locked[nb_id], release.get(nb_id, {}))
+            problems += probs
+            per_nb[nb_id] = nb
+        if all(nb is None for nb in per_nb.values()):
+            self.zero_grades(student)
+            self._finish(student, sub, "not_graded", problems, time.monotonic() - start, summary)
+            return []
+        jobs = []
+        for nb_id, nb in per_nb.items():
+            if nb is None:
+                continue
+            jdir = work / f"{student}--{nb_id}"
+            jdir.mkdir()
+            self.before_execution(student, nb_id, nb, sub, tests[nb_id])
+            nbformat.write(nb, jdir / "in.ipynb")
+            # Connection files and sockets: a short path (Unix sockets allow ~107 bytes)
+            # inside this run's work folder, bound into this one sandbox only. The worker
+            # removes it; one a killed worker leaves goes with the work folder.
+            conn = work / "c" / str(len(self._jobs))
+            conn.mkdir(parents=True, mode=0o700)
+            spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix,
+                               datasets=runtime["datasets"], keras_seed=runtime["keras_seed"],
+                               ipythondir=runtime["ipythondir"], scratch=str(jdir / "scratch"),
+                               conn_dir=str(conn), caps=self.opts.caps, env=self.kernel_env(),
+                               sandbox=self.opts.sandbox)
+            job = {"input": str(jdir / "in.ipynb"), "output": str(jdir / "out.ipynb"),
+                   "result": str(jdir / "result.json"), "sandbox": spec.to_json(),
+                   "token": self.token, "instructor_ids": locked[nb_id], "test_ids": tests[nb_id],
+                   "guard": self.checks is None}
+            (jdir / "job.json").write_text(json.dumps(job))
+            self._jobs[(student, nb_id)] = (jdir, nb)
+            jobs.append(((student, nb_id), jdir))
+        self._pending[student] = {key[1] for key, _ in jobs}  # before any of them can come back
+        summary["problems"][student] = problems
+        self._seconds[student] = time.monotonic() - start  # sanitizing; execution added below
+        return jobs
+
+    def _collect(self, student, nb_id, result, sub, release, summary) -> bool:
+        """Save one executed notebook's grades; True when that was the student's last one."""
+        jdir, sanitized = self._jobs.pop((student, nb_id))
+        problems = summary["problems"].setdefault(student, [])
+        problems += [r for r in result.get("reasons", []) if r not in problems]
+        executed = read_executed(jdir / "out.ipynb")
+        if executed is None:
+            executed = self.abort_notebook(sanitized, "; ".join(result.get("reasons", [])) or "worker failed")
+        problems += [p for p in self.after_execution(student, nb_id, executed, release.get(nb_id, {}))
+                     if p not in problems]
+        try:
+            self.save_grades(student, nb_id, executed)
+        except Exception as exc:
+            problems.append(f"grades not saved: {type(exc).__name__}: {exc}"[:300])
+            result["status"] = "error"
+        self._statuses.setdefault(student, []).append(result.get("status", "error"))
+        self._seconds[student] += float(result.get("seconds") or 0.0)
+        shutil.rmtree(jdir, ignore_errors=True)
+        self._pending[student].discard(nb_id)
+        if self._pending[student]:
+            return False
+        statuses = self._statuses[student]
+        status = "ok" if all(s == "ok" for s in statuses) else next(s for s in statuses if s != "ok")
+        if status == "ok" and problems:
+            status = "graded_with_problems"
+        self._finish(student, sub, status, problems, self._seconds[student], summary)
+        return True
 
     # ------------------------------------------------------------ verdicts (grading.judge)
     def start_verdicts(self, tests) -> None:
@@ -604,11 +633,14 @@ class Batch:
         with self.gradebook() as gb:
             s = gb.find_submission(self.assignment, student)
             score, max_score = float(s.score), float(s.max_score)
-        self.state[student] = {"key": grading_state.student_key(self.context_key, sub.digest()),
-                               "hash": sub.digest(), "status": status, "problems": problems,
-                               "score": score, "max_score": max_score, "seconds": round(seconds, 2),
-                               "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()}
-        grading_state.save(self.state_path, self.state)
+        if self.feedback is not None and Path(self.coursedir.format_path(
+                self.coursedir.autograded_directory, student, self.assignment)).exists():
+            self.feedback.add(student)  # rendered by a child process while the batch goes on
+        self.store.record(student, {
+            "key": grading_state.student_key(self.context_key, sub.digest()),
+            "hash": sub.digest(), "status": status, "problems": problems,
+            "score": score, "max_score": max_score, "seconds": round(seconds, 2),
+            "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()})
         summary["graded"].append(student)
         summary["problems"][student] = problems
 
@@ -626,27 +658,3 @@ class Batch:
                    for nb in self.notebooks):
                 out.append(student)
         return out
-
-    def generate_feedback(self, students) -> None:
-        """nbgrader's generate_feedback in a child process (grading.feedback_stage), with a time
-        limit per student and a memory limit; a failure is that student's problem."""
-        students = [s for s in students if Path(self.coursedir.format_path(
-            self.coursedir.autograded_directory, s, self.assignment)).exists()]
-        if not students:
-            return
-        work = Path(tempfile.mkdtemp(prefix=f"grading-feedback-{self.assignment}-"))
-        try:
-            failed = generate_feedback_in_child(self.root, self.assignment, self.db_url, students, work)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        changed = False
-        for student, why in failed.items():
-            if why is None or student not in self.state:
-                continue
-            problems = self.state[student].setdefault("problems", [])
-            if why not in problems:
-                problems.append(why)
-                changed = True
-            self.log_lines.append(f"feedback for {student}: {why}")
-        if changed:
-            grading_state.save(self.state_path, self.state)

@@ -103,6 +103,9 @@ def print_summary(batch: Batch, summary: dict) -> None:
     graded = summary["graded"]
     print(f"{summary['assignment']}: {summary['students']} students, {len(graded)} graded now, "
           f"{len(summary['skipped_unchanged'])} unchanged since last run (skipped)")
+    if summary.get("other_grader"):
+        print(f"  {len(summary['other_grader'])} taken by another grader on this database: "
+              + ", ".join(summary["other_grader"]))
     for line in summary["skipped_files"]:
         print(f"  skipped file: {line}")
     everyone = [s for s in summary.get("students_ids", graded) if s in state]

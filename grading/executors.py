@@ -1,10 +1,13 @@
 """Where the sandboxed executions run: this machine's pool (default) or a Dask cluster.
 
-`executor_for(opts, run_worker, runtime)` gives a function that takes the prepared jobs
-({(student, notebook): job folder}, each folder holding the sanitized `in.ipynb` and `job.json`
-that batch.py wrote) and yields `((student, notebook), result)` once per job, as the jobs finish,
-with the executed notebook at `job folder/out.ipynb` when there is one. The grading process reads
-it there and stays the only writer of the gradebook, whichever executor ran the job.
+`executor_for(opts, run_worker, runtime)` gives a function that takes the prepared jobs, an
+iterable of `((student, notebook), job folder)` pairs, each folder holding the sanitized
+`in.ipynb` and `job.json` that batch.py wrote, and yields `((student, notebook), result)` once
+per job, as the jobs finish, with the executed notebook at `job folder/out.ipynb` when there is
+one. The iterable is read lazily: each job starts as soon as batch.py has prepared it, so the
+grader sanitizes the next submissions while the first ones run, and the results that are back
+are handed out between two jobs. The grading process reads them and stays the only writer of
+the gradebook, whichever executor ran the job.
 
 - Local (no --cluster): a thread pool of `opts.workers` threads, each running `run_worker` (batch.py's
   `python -m grading.worker` subprocess) on a job folder. Nothing to start.
@@ -23,6 +26,7 @@ import contextlib
 import functools
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
@@ -55,10 +59,19 @@ def executor_for(opts, run_worker, runtime: dict):
 
 
 # ---------------------------------------------------------------------------------- local
-def _execute_locally(pool, run_worker, jobs: dict):
-    futures = {pool.submit(run_worker, jdir): key for key, jdir in jobs.items()}
-    for fut in cf.as_completed(futures):
-        yield futures[fut], fut.result()
+def _execute_locally(pool, run_worker, jobs):
+    done: queue.Queue = queue.Queue()
+    futures = {}
+    for key, jdir in jobs:  # the caller prepares each job while the earlier ones run
+        fut = pool.submit(run_worker, jdir)
+        futures[fut] = key
+        fut.add_done_callback(done.put)
+        while not done.empty():
+            fut = done.get()
+            yield futures.pop(fut), fut.result()
+    while futures:
+        fut = done.get()
+        yield futures.pop(fut), fut.result()
 
 
 # ----------------------------------------------------------------------------------- Dask
@@ -68,30 +81,40 @@ def startup_files(ipythondir: str) -> dict[str, str]:
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _execute_on_dask(client, startup: dict, need_datasets: bool, jobs: dict):
+def _execute_on_dask(client, startup: dict, need_datasets: bool, jobs):
     from distributed import as_completed
     futures = {}
-    for key, jdir in jobs.items():
+    finished = as_completed(loop=client.loop)  # not Dask's default client: ours
+    for key, jdir in jobs:
         payload = {"job": json.loads((Path(jdir) / "job.json").read_text()),
                    "notebook": (Path(jdir) / "in.ipynb").read_text(),
                    "startup": startup, "need_datasets": need_datasets}
         # An explicit, unique task key: Dask must never merge two students' identical notebooks.
         task = f"grade-{payload['job']['token']}-{key[0]}-{key[1]}"
-        futures[client.submit(run_remote_job, payload, key=task, pure=False)] = key
-    for fut in as_completed(futures, loop=client.loop):  # not Dask's default client: ours
-        key = futures[fut]
-        try:
-            answer = fut.result()
-        except Exception as exc:  # e.g. KilledWorker: the task killed `allowed-failures` workers
-            answer = {"result": {"status": "error",
-                                 "reasons": [f"cluster could not run it: {type(exc).__name__}: {exc}"[:300]]},
-                      "executed": None}
-        if answer.get("executed") is not None:
-            out = Path(jobs[key]) / "out.ipynb"
-            tmp = out.with_suffix(".tmp")
-            tmp.write_text(answer["executed"])
-            os.replace(tmp, out)
-        yield key, answer["result"]
+        fut = client.submit(run_remote_job, payload, key=task, pure=False)
+        futures[fut.key] = (key, jdir)
+        finished.add(fut)
+        while finished.has_ready():
+            yield _dask_answer(next(finished), futures)
+    for fut in finished:
+        yield _dask_answer(fut, futures)
+
+
+def _dask_answer(fut, futures: dict):
+    """((student, notebook), result) of a finished task; its executed notebook into the job folder."""
+    key, jdir = futures.pop(fut.key)
+    try:
+        answer = fut.result()
+    except Exception as exc:  # e.g. KilledWorker: the task killed `allowed-failures` workers
+        answer = {"result": {"status": "error",
+                             "reasons": [f"cluster could not run it: {type(exc).__name__}: {exc}"[:300]]},
+                  "executed": None}
+    if answer.get("executed") is not None:
+        out = Path(jdir) / "out.ipynb"
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(answer["executed"])
+        os.replace(tmp, out)
+    return key, answer["result"]
 
 
 def worker_datasets() -> Path:

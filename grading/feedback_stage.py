@@ -10,6 +10,11 @@ The child (RLIMIT_AS `MEMORY_MB`) prints one JSON line when it starts a student 
 is done. The parent (`generate`) kills it when one student takes longer than `SECONDS_PER_STUDENT`
 or when it dies, records that student's feedback as failed, and starts a new child for the
 students still to do; every other student gets feedback.
+
+`Pipeline` runs that while the batch goes on: the grader adds each student as soon as its grades
+are saved, and `parallel` threads each hand the students added since their last round (at most
+`CHUNK`) to a new child, so feedback costs the grader's own process nothing and overlaps the
+executions instead of following the batch one student at a time.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import time
 from pathlib import Path
 
 SECONDS_PER_STUDENT = 120
+CHUNK = 16  # students per child: one interpreter start (nbgrader's imports) for many notebooks
 MEMORY_MB = 3072
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,6 +107,63 @@ def generate(root: Path, assignment: str, db_url: str, students: list[str], work
             left = []
         todo = left
     return results
+
+
+class Pipeline:
+    """Feedback generated while the batch runs (see the module's docstring)."""
+
+    def __init__(self, root: Path, assignment: str, db_url: str, work: Path, parallel: int = 1,
+                 seconds_per_student: float = SECONDS_PER_STUDENT):
+        self.args = (root, assignment, db_url)
+        self.work, self.seconds = Path(work), seconds_per_student
+        self.pending: list[str] = []
+        self.results: dict = {}
+        self.closed = False
+        self.cond = threading.Condition()
+        self.threads = [threading.Thread(target=self._loop, args=(i,), daemon=True)
+                        for i in range(max(1, parallel))]
+        for t in self.threads:
+            t.start()
+
+    def add(self, student: str) -> None:
+        with self.cond:
+            self.pending.append(student)
+            self.cond.notify()
+
+    def _loop(self, index: int) -> None:
+        for round_ in range(1, 1 << 30):
+            with self.cond:
+                while not self.pending and not self.closed:
+                    self.cond.wait()
+                if not self.pending:
+                    return
+                take, self.pending[:CHUNK] = self.pending[:CHUNK], []
+            try:
+                res = generate(*self.args, take, self.work / f"{index}-{round_}", self.seconds)
+            except Exception as exc:  # e.g. no child could start: those students' problem, said
+                res = {s: f"feedback could not be generated: {type(exc).__name__}: {exc}"[:300] for s in take}
+            with self.cond:
+                self.results.update(res)
+
+    def close(self) -> dict:
+        """Wait for every student added; {student: None (ok) or why its feedback failed}."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+        for t in self.threads:
+            t.join()
+        return dict(self.results)
+
+
+def start(batch, work: Path, students: list[str]) -> Pipeline:
+    """The pipeline of a batch, these students already in it. Its children take the cores the
+    executions leave: all but one with --cluster (the grader's thread), half of them otherwise."""
+    cores = os.cpu_count() or 1
+    pipeline = Pipeline(batch.root, batch.assignment, batch.db_url, work,
+                        parallel=max(1, cores - 1 if batch.opts.cluster else cores // 2))
+    for student in students:
+        pipeline.add(student)
+    return pipeline
 
 
 def main(argv: list[str]) -> int:

@@ -1,9 +1,21 @@
 """The resume state of a batch: what was graded, under which conditions, with what result.
 
-One JSON file per course root and assignment, `autograded/.grading-state-ASSIGNMENT.json`,
-rewritten atomically after each student. An entry is reused on a rerun (the student is skipped)
-only when its key is unchanged and its status is final (`DONE`); the key is a SHA-256 of all
-that determines a grade:
+Two stores with one interface (`open_store`), chosen by where the gradebook is:
+
+- `FileStore` (the default SQLite gradebook): one JSON file per course root and assignment,
+  `autograded/.grading-state-ASSIGNMENT.json`, rewritten atomically after each student; one
+  grader at a time per course root (batch.py's lock file).
+- `DatabaseStore` (`--db-url`): the table `grading_state` in the gradebook's own database, one
+  row per course, assignment and student. Several graders may share the database, even handed
+  overlapping students: a grader grades a student only after *claiming* its row, and the claim is
+  one atomic statement (insert-if-absent, then an UPDATE whose WHERE admits only an unclaimed
+  row, a row whose lease ran out, or a stale key), so exactly one grader gets it. A claim is a
+  lease (`LEASE_SECONDS`, renewed by a heartbeat thread while the grader lives), timed by the
+  database server's clock: a grader that dies leaves claims that another grader may take once
+  the lease has run out; a grader that stops normally gives back what it did not finish.
+
+An entry is reused on a rerun (the student is skipped) only when its key is unchanged and its
+status is final (`DONE`); the key is a SHA-256 of all that determines a grade:
 
 - the submission's content (`Submission.digest`: every notebook's bytes, or the file names);
 - the assignment: every file under `solutions/ASSIGNMENT/` (source notebooks, hidden tests) and
@@ -15,10 +27,14 @@ Timed-out, failed (kernel died, worker error) and not-graded entries are retried
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import secrets
+import socket
 import tempfile
+import threading
 from pathlib import Path
 
 DONE = ("ok", "graded_with_problems")
@@ -26,6 +42,10 @@ GRADE_CODE = ("batch.py", "intake.py", "worker.py", "guard.py", "sandbox.py", "o
               "judge.py", "probes.py", "verdicts.py")
 CHECKS = "checks"  # grading/checks/: the grader-side half of every test cell
 PACKAGE = Path(__file__).resolve().parent
+CLAIMED = "claimed"    # a grader is on it (until lease_until)
+RELEASED = "released"  # a grader stopped before finishing it: anyone may claim it
+LEASE_SECONDS = 300.0
+HEARTBEAT_SECONDS = 60.0
 
 
 def _hash_tree(h, folder: Path) -> None:
@@ -88,3 +108,191 @@ def save(path: Path, entries: dict) -> None:
 def is_current(entry: dict | None, key: str) -> bool:
     """True when this entry can be kept: same key, and a final status."""
     return bool(entry) and entry.get("key") == key and entry.get("status") in DONE
+
+
+# ---------------------------------------------------------------------------------- stores
+def _add_problem(store, student: str, why: str) -> None:
+    """A problem found after the student's entry was recorded (e.g. its feedback failed)."""
+    entry = store.entries.get(student)
+    if entry is not None and why not in entry.get("problems", []):
+        store.record(student, dict(entry, problems=[*entry.get("problems", []), why]))
+
+
+def open_store(db_url: str | None, course: str, assignment: str, autograded_dir: Path):
+    """The state of this run: in the gradebook's database when that is a server (PostgreSQL),
+    else (the default SQLite gradebook) a file beside the autograded notebooks."""
+    if db_url and not db_url.startswith("sqlite"):
+        return DatabaseStore(db_url, course, assignment)
+    return FileStore(state_path(autograded_dir, assignment))
+
+
+class FileStore:
+    """The JSON file of one course root; only one grader uses it at a time (the lock file)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.entries = load(self.path)
+
+    def claim(self, student: str, key: str, regrade: bool = False) -> bool:
+        return True
+
+    def claims_elsewhere(self) -> list[str]:
+        return []
+
+    @contextlib.contextmanager
+    def serialized(self):
+        yield
+
+    def record(self, student: str, entry: dict) -> None:
+        self.entries[student] = entry
+        save(self.path, self.entries)
+
+    def refresh(self) -> None:
+        pass
+
+    def add_problem(self, student: str, why: str) -> None:
+        _add_problem(self, student, why)
+
+    def close(self) -> None:
+        pass
+
+
+class DatabaseStore:
+    """The table `grading_state` in the gradebook's database (see the module's docstring)."""
+
+    def __init__(self, db_url: str, course: str, assignment: str,
+                 lease_seconds: float = LEASE_SECONDS, heartbeat_seconds: float = HEARTBEAT_SECONDS):
+        import sqlalchemy as sa
+        self.sa = sa
+        self.course, self.assignment = course, assignment
+        self.lease_seconds = lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.engine = sa.create_engine(db_url, pool_pre_ping=True)
+        meta = sa.MetaData()
+        self.table = sa.Table(
+            "grading_state", meta,
+            sa.Column("course", sa.String(128), primary_key=True),
+            sa.Column("assignment", sa.String(128), primary_key=True),
+            sa.Column("student", sa.String(128), primary_key=True),
+            sa.Column("key", sa.String(64)),
+            sa.Column("status", sa.String(32), nullable=False),
+            sa.Column("owner", sa.String(128)),        # the grader that claimed or graded it
+            sa.Column("lease_until", sa.Float),        # database clock, seconds since the epoch
+            sa.Column("entry", sa.Text))               # the finished entry, as JSON
+        self._mine: set[str] = set()   # claimed by this grader and not recorded yet
+        self._lock = threading.Lock()
+        with self.serialized():        # two graders starting at once: one creates the table
+            meta.create_all(self.engine)
+        self.refresh()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, args=(heartbeat_seconds,), daemon=True)
+        self._beat.start()
+
+    # -- helpers
+    def _where(self, student: str):
+        t = self.table
+        return (t.c.course == self.course) & (t.c.assignment == self.assignment) & (t.c.student == student)
+
+    def _now(self, conn) -> float:
+        """The database server's clock, so that graders on several machines agree on leases."""
+        sql = {"postgresql": "SELECT extract(epoch from clock_timestamp())",
+               "sqlite": "SELECT (julianday('now') - 2440587.5) * 86400.0"}.get(conn.dialect.name)
+        if sql is None:
+            raise RuntimeError(f"grading state: database {conn.dialect.name} is not supported "
+                               "(PostgreSQL or SQLite)")
+        return float(conn.execute(self.sa.text(sql)).scalar())
+
+    @contextlib.contextmanager
+    def serialized(self):
+        """One grader at a time in this block (PostgreSQL: a transaction-level advisory lock),
+        e.g. around nbgrader's creation of its tables and of the assignment's cells."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(self.sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                             {"k": f"tdnn-grading:{self.course}:{self.assignment}"})
+            yield
+
+    # -- the interface
+    def refresh(self) -> None:
+        t = self.table
+        with self.engine.connect() as conn:
+            rows = conn.execute(self.sa.select(t.c.student, t.c.entry).where(
+                (t.c.course == self.course) & (t.c.assignment == self.assignment)
+                & t.c.entry.is_not(None))).all()
+        self.entries = getattr(self, "entries", {})  # updated in place: Batch.state is this dict
+        self.entries.clear()
+        self.entries.update({student: json.loads(entry) for student, entry in rows})
+
+    def claim(self, student: str, key: str, regrade: bool = False) -> bool:
+        """True when this grader now holds the student (nobody else grades it); False when
+        another grader holds it or, unless `regrade`, already graded it with this key."""
+        sa, t = self.sa, self.table
+        with self.engine.begin() as conn:
+            now = self._now(conn)
+            values = {"key": key, "status": CLAIMED, "owner": self.owner,
+                      "lease_until": now + self.lease_seconds}
+            try:
+                with conn.begin_nested():  # insert if absent (a concurrent insert fails here)
+                    conn.execute(t.insert().values(course=self.course, assignment=self.assignment,
+                                                   student=student, **values))
+                got = True
+            except sa.exc.IntegrityError:
+                free = (t.c.status != CLAIMED) | (t.c.lease_until < now)
+                if not regrade:
+                    free &= ~((t.c.key == key) & t.c.status.in_(DONE))
+                # PostgreSQL re-checks the WHERE on the row a concurrent UPDATE committed.
+                got = conn.execute(t.update().where(self._where(student) & free).values(**values)).rowcount == 1
+        if got:
+            with self._lock:
+                self._mine.add(student)
+        return got
+
+    def claims_elsewhere(self) -> list[str]:
+        """Students another grader holds now (their lease has not run out)."""
+        t = self.table
+        with self.engine.connect() as conn:
+            now = self._now(conn)
+            rows = conn.execute(self.sa.select(t.c.student).where(
+                (t.c.course == self.course) & (t.c.assignment == self.assignment)
+                & (t.c.status == CLAIMED) & (t.c.lease_until >= now) & (t.c.owner != self.owner))).all()
+        return sorted(r[0] for r in rows)
+
+    def record(self, student: str, entry: dict) -> None:
+        entry = dict(entry)
+        entry.setdefault("grader", self.owner)  # who graded it (a later note keeps it)
+        with self.engine.begin() as conn:
+            conn.execute(self.table.update().where(self._where(student)).values(
+                key=entry.get("key"), status=entry["status"], lease_until=None,
+                entry=json.dumps(entry, sort_keys=True)))
+        with self._lock:
+            self._mine.discard(student)
+        self.entries[student] = entry
+
+    def add_problem(self, student: str, why: str) -> None:
+        _add_problem(self, student, why)
+
+    def _heartbeat(self, every: float) -> None:
+        t = self.table
+        while not self._stop.wait(every):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(t.update().where(
+                        (t.c.owner == self.owner) & (t.c.status == CLAIMED)).values(
+                        lease_until=self._now(conn) + self.lease_seconds))
+            except Exception:  # the database is away: the next beat tries again
+                pass
+
+    def close(self) -> None:
+        """Stop the heartbeat and give back what this grader claimed but did not finish."""
+        self._stop.set()
+        self._beat.join(timeout=5)
+        t = self.table
+        with self._lock:
+            left = sorted(self._mine)
+        if left:
+            with self.engine.begin() as conn:
+                conn.execute(t.update().where(
+                    (t.c.course == self.course) & (t.c.assignment == self.assignment)
+                    & (t.c.owner == self.owner) & (t.c.status == CLAIMED)
+                    & t.c.student.in_(left)).values(status=RELEASED, lease_until=None))
+        self.engine.dispose()

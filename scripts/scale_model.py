@@ -14,12 +14,17 @@ Measures here, on this machine, the cost of each part of one task:
 - transfer: a round trip through that cluster of a payload the size of the sanitized plus the
   executed `cifar10` notebook, minus an empty task;
 - the grader's own work per submission (it is the single gradebook writer, so this part is
-  serial): sanitizing, saving the grades (nbgrader's SaveAutoGrades etc.) and the feedback.
+  serial): sanitizing and saving the grades (nbgrader's SaveAutoGrades etc.);
+- feedback per submission: `grading.feedback_stage.generate` on 3 students in one child process
+  (as the pipeline runs it, up to 16 per child), divided by 3.
 
-Model of batch.py as it is: the grader sanitizes every submission first; then each two-core
-worker grades one submission at a time (2 kernel threads), W workers needing N x task / W, while
-the grader saves each result as it comes (N x (save + transfer + scheduler overhead)), so that
-phase takes the larger of the two plus one task; then the grader writes every feedback.
+Model of batch.py as it is: three streams run at once. Each two-core worker grades one submission
+at a time (2 kernel threads): N x task / W. The grader's one thread sanitizes each submission
+just before sending it and saves each result as it comes: N x (sanitize + save + transfer +
+scheduler overhead). Feedback is rendered by child processes on the grader's machine as soon as a
+student's grades are saved, `--grader-cores` - 1 at a time (batch.py with --cluster): N x
+feedback / (cores - 1). The batch takes the slowest of the three plus the pipeline's fill and
+drain (one sanitize, one task, one feedback).
 """
 from __future__ import annotations
 
@@ -120,6 +125,7 @@ def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[f
     """Medians, in seconds, of the grader's own work on one cifar10 submission: (sanitizing,
     saving the grades of the executed notebook, feedback)."""
     from grading.batch import Batch, Options
+    from grading.feedback_stage import generate as generate_feedback
     subs = course.parent / "subs"
     batch = Batch(Options("cifar10", subs, course_root=course, progress=False, report=False))
     batch.ensure_assignment()
@@ -139,10 +145,14 @@ def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[f
         with batch.gradebook() as gb:  # what _finish reads back
             gb.find_submission("cifar10", student).score
         t2 = time.monotonic()
-        batch.generate_feedback([student])
-        t3 = time.monotonic()
-        for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+        for key, seconds in zip(parts, (t1 - t0, t2 - t1)):
             parts[key].append(seconds)
+    names = [f"model{i}" for i in range(students)]
+    t = time.monotonic()
+    failed = generate_feedback(course, "cifar10", batch.db_url, names, course.parent / "feedback-work")
+    parts["feedback"] = [(time.monotonic() - t) / students]
+    if any(failed.values()):
+        sys.exit(f"feedback failed: {failed}")
     return tuple(statistics.median(v) for v in parts.values())
 
 
@@ -151,6 +161,8 @@ def main() -> None:
     ap.add_argument("--submissions", type=int, default=10_000)
     ap.add_argument("--cifar10-seconds", type=float,
                     help="worker seconds of one cifar10 reference with 2 threads, measured before")
+    ap.add_argument("--grader-cores", type=int, default=8,
+                    help="cores of the grader's machine (feedback children: all but one)")
     a = ap.parse_args()
     os.environ["PATH"] = env()["PATH"]  # nbgrader runs `alembic` from PATH for a new gradebook
     tmp = Path(tempfile.mkdtemp(prefix="scale-model-"))
@@ -171,7 +183,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     task = ks + execution  # kernel start includes the sandbox start
-    during = save + transfer + sched  # per result, in the grader, while the workers run
+    serial = sanitize + save + transfer + sched  # the grader's one thread, per submission
+    children = max(1, a.grader_cores - 1)
     n = a.submissions
     print(f"Measured on this machine ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
           f"at the end), per cifar10 submission:")
@@ -181,18 +194,18 @@ def main() -> None:
           + ("  (from --cifar10-seconds)" if a.cifar10_seconds else ""))
     print(f"  transfer ({size / 1e6:.2f} MB both ways)         {transfer:8.3f} s")
     print(f"  scheduler overhead per task            {sched:8.4f} s")
-    print(f"  grader: sanitize (before the workers)  {sanitize:8.3f} s")
-    print(f"  grader: save grades (as results come)  {save:8.3f} s")
-    print(f"  grader: feedback (after the batch)     {feedback:8.3f} s")
-    print(f"{n} submissions; each two-core worker runs one at a time ({task:.1f} s each); the grader "
-          f"sanitizes all first, saves each result ({during:.2f} s with transfer and scheduling), "
-          "then writes all feedback:")
+    print(f"  grader: sanitize                       {sanitize:8.3f} s")
+    print(f"  grader: save grades                    {save:8.3f} s")
+    print(f"  feedback (a child process)             {feedback:8.3f} s")
+    print(f"{n} submissions; each two-core worker runs one at a time ({task:.1f} s each); the grader's "
+          f"thread sanitizes and saves ({serial:.2f} s each with transfer and scheduling); feedback "
+          f"in {children} child processes on a {a.grader_cores}-core grader ({feedback / children:.2f} s each):")
     for w in WORKERS:
-        run_phase = max(n * task / w, n * during) + task
-        total = n * sanitize + run_phase + n * feedback
-        bound = "workers" if n * task / w >= n * during else "grader"
-        print(f"  {w:4d} workers: {total / 3600:7.1f} h  (run phase {run_phase / 3600:.1f} h, bound by the "
-              f"{bound}; without feedback {(total - n * feedback) / 3600:.1f} h)")
+        streams = {"workers": n * task / w, "grader": n * serial, "feedback": n * feedback / children}
+        bound = max(streams, key=streams.get)
+        total = streams[bound] + sanitize + task + feedback
+        print(f"  {w:4d} workers: {total / 3600:7.1f} h  (bound by the {bound}: "
+              + ", ".join(f"{k} {v / 3600:.1f} h" for k, v in streams.items()) + ")")
 
 
 if __name__ == "__main__":
