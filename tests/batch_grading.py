@@ -428,6 +428,7 @@ class GradedBatch:
     def __init__(self, course, assignment, student_grades, headers, where, maxima, seconds, proc, seed):
         self.course, self.assignment, self.headers, self.where = course, assignment, headers, where
         self.grades = {case: student_grades[student] for case, student in where.items()}
+        self.students = sorted(student_grades)  # one per graded notebook
         self.maxima, self.seconds, self.proc, self.seed = maxima, seconds, proc, seed
         shared = {s: [c for c, w in where.items() if w == s] for s in set(where.values())}
         legend = "".join(f"\n  {s} = {' + '.join(cases)}" for s, cases in sorted(shared.items())

@@ -88,7 +88,7 @@ def test_no_hidden_data_in_any_feedback(graded, repo):
     forbidden = ["BEGIN HIDDEN TESTS", "COURSE_GRADING_SEED=" + graded.seed,
                  f"'COURSE_GRADING_SEED': '{graded.seed}'"] + hidden_lines
     checked = 0
-    for student in graded.grades:
+    for student in graded.students:
         secrets = _hidden_inputs(graded, student)
         assert secrets, student
         if graded.autograded(student).exists():
@@ -102,7 +102,7 @@ def test_no_hidden_data_in_any_feedback(graded, repo):
             html = graded.feedback(student).read_text()
             for needle in forbidden:
                 assert needle not in html, f"{student}: {needle!r} in the feedback"
-    assert checked >= len(graded.grades) - 1
+    assert checked >= len(graded.students) - 1
 
 
 def test_leak_attempt_is_reported(graded):
