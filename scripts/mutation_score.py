@@ -279,10 +279,14 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
 
     checks = load(assignment)
     release = nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
-    shell = InteractiveShell.instance()
+    from traitlets.config import Config
+    config = Config()
+    config.HistoryManager.enabled = False   # its database would be in the temporary folder
+    shell = InteractiveShell.instance(config=config)
     for startup in sorted((tmp / "ipython" / "profile_default" / "startup").glob("*.py")):
-        if "like-colab" not in startup.name:   # the offline datasets, as in the batch's kernels
-            shell.run_cell(startup.read_text())
+        if "like-colab" not in startup.name:   # the offline datasets, as in the batch's kernels;
+            # in a namespace of its own: its import hook must survive the shell's resets
+            exec(compile(startup.read_text(), str(startup), "exec"), {"__name__": startup.stem})
 
     def on_alarm(signum, frame):
         raise TimeoutError(f"cell ran longer than {cell_seconds} s")
@@ -292,7 +296,9 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
         signal.alarm(cell_seconds)
         try:
             with capture_output() as captured:
-                shell.run_cell(source)
+                result = shell.run_cell(source)
+            if os.environ.get("MUTATION_DEBUG") and not result.success:
+                print("CELL ERROR", repr(result.error_in_exec or result.error_before_exec)[:500], source[:80])
         finally:
             signal.alarm(0)
         return captured
@@ -311,11 +317,14 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
                 if not seen:
                     continue
                 probe = checks[gid].probe(rng_for(GRADING_SEED, student, gid, "in-process"))
-                outputs = [{"output_type": "display_data", "data": o.data} for o in run(probe.source()).outputs]
+                captured = run(probe.source())
+                outputs = [{"output_type": "display_data", "data": o.data} for o in captured.outputs]
                 try:
                     fractions[gid] = probe.judge(read_report(outputs)).fraction
-                except ReportError:
+                except ReportError as exc:
                     fractions[gid] = 0.0
+                    print(f"  {student} {gid}: {exc}; the cell printed: {captured.stdout[-300:]!r} "
+                          f"{captured.stderr[-1500:]!r}", flush=True)
                 if after is not None and fractions[gid] < 1:
                     break
             else:
@@ -324,10 +333,12 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
 
     reference_fractions = grade("reference", reference, None)
     outcomes = {}
+    if any(f < 1 for f in reference_fractions.values()):
+        return outcomes, reference_fractions   # the caller stops: no mutant is worth grading
     for k, (site, code) in enumerate(found):
         fractions = grade(f"m{k:03d}", {**reference, site.cell: code}, site.cell)
         lost = [gid for gid, f in fractions.items() if f < 1]
-        outcomes[site.id] = f"{lost[0]} (in-process)" if lost else None
+        outcomes[site.id] = f"{lost[0]}, in-process" if lost else None
         print(f"  {'killed ' if lost else 'SURVIVED'} {site.id}" + (f": {lost[0]}" if lost else ""), flush=True)
     return outcomes, reference_fractions
 
