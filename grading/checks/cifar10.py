@@ -371,6 +371,11 @@ def callbacks(p, rng):
         return None
     p.expect("the EarlyStopping watches the validation accuracy", "stoppers", one_on_accuracy, part="stopper")
     p.expect("the EarlyStopping's patience and restored weights", "stoppers", settings, part="settings")
+    # The release gives the signature make_callbacks(patience=10): the default is part of the task.
+    p.value("[c.patience for c in make_callbacks() if isinstance(c, keras.callbacks.EarlyStopping)]",
+            key="default_patience")
+    p.equal("make_callbacks() with the default patience of the signature (10)", [10], "default_patience",
+            part="settings")
 
 
 _TRAIN_WATCH = '''
