@@ -98,7 +98,7 @@ def grade(assignment: str, root: Path, n_clean: int, n_bad: int, workers: int, e
                         if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code")
     kinds = list(BAD)
     for i in range(n_bad):
-        nb = nbformat.from_dict(json.loads(nbformat.writes(ref)))
+        nb = nbformat.reads(nbformat.writes(ref), as_version=4)  # a copy with str sources
         write(inject(nb, first_answer, BAD[kinds[i % len(kinds)]]), subs / f"bad{i:02d}" / f"{assignment}.ipynb")
     subprocess.run([sys.executable, "-c", "import sys; from grading.batch import Batch, Options;"
                     f"Batch(Options({assignment!r}, None, course_root=sys.argv[1])).ensure_assignment()",

@@ -122,7 +122,11 @@ def compile_info(model):
     loss = getattr(model, "loss", None)
     loss = loss if isinstance(loss, str) else (getattr(loss, "name", None) or getattr(loss, "__name__", None)
                                                or type(loss).__name__)
-    return {"compiled": True, "optimizer": type(opt).__name__,
+    try:  # the task asks for metrics=["accuracy"] (make_callbacks' EarlyStopping watches it)
+        metrics = str(model.get_compile_config().get("metrics"))[:300]
+    except Exception:
+        metrics = "?"
+    return {"compiled": True, "optimizer": type(opt).__name__, "metrics": metrics,
             "nadam": isinstance(opt, keras.optimizers.Nadam),
             "learning_rate": float(np.asarray(keras.ops.convert_to_numpy(opt.learning_rate)).reshape(())),
             "loss": str(loss)}
@@ -274,6 +278,8 @@ def compile_problems(info, learning_rate: float) -> list[str]:
         problems.append(f"expected learning_rate={learning_rate:.4g}, got {lr}")
     if str(info.get("loss", "")).replace("_", "").lower() != "sparsecategoricalcrossentropy":
         problems.append(f"expected the loss 'sparse_categorical_crossentropy', got {info.get('loss')!r}")
+    if "acc" not in str(info.get("metrics", "")).lower():
+        problems.append(f"expected metrics=['accuracy'], got {info.get('metrics')}")
     return problems
 
 
@@ -311,7 +317,7 @@ def check_model(p, builder: str, kwargs: dict, n_hidden: int, n_neurons: int, le
              hidden_text="not class probabilities")
     p.expect(f"the compile settings of {what}", f"compile_info({model})",
              _problems_test(lambda v: compile_problems(v, learning_rate)), part="compile",
-             hidden_text="wrong optimizer, learning rate or loss")
+             hidden_text="wrong optimizer, learning rate, loss or metrics")
 
 
 def _other_size(rng):
@@ -371,6 +377,11 @@ def callbacks(p, rng):
         return None
     p.expect("the EarlyStopping watches the validation accuracy", "stoppers", one_on_accuracy, part="stopper")
     p.expect("the EarlyStopping's patience and restored weights", "stoppers", settings, part="settings")
+    # The release gives the signature make_callbacks(patience=10): the default is part of the task.
+    p.value("[c.patience for c in make_callbacks() if isinstance(c, keras.callbacks.EarlyStopping)]",
+            key="default_patience")
+    p.equal("make_callbacks() with the default patience of the signature (10)", [10], "default_patience",
+            part="settings")
 
 
 _TRAIN_WATCH = '''

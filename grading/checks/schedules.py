@@ -221,6 +221,10 @@ def power_schedule_config(p, rng):
     for t in (0, 7, int(rng.integers(10, 5000))):
         p.close("a deserialized PowerSchedule with other parameters", power(t, lr, s, c),
                 f"back({t})", part="other")
+        # The task says the optimizer passes an integer tensor: `step / s` without a cast fails
+        # on one when s is not a whole number (a step of 30 with s=10 hides that).
+        p.close("a deserialized PowerSchedule with other parameters, at an integer tensor step",
+                power(t, lr, s, c), f"back({tensor(t)})", part="other")
 
 
 @checks("test_power_schedule_fit", hidden=True)
