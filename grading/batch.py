@@ -45,7 +45,7 @@ from . import limits
 from . import state as grading_state
 from . import feedback_stage
 from .intake import Rejected, read_submission
-from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox, host_user
+from .sandbox import DATA_MOUNT, Caps, SandboxSpec, check_sandbox, grading_cache, host_user
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -251,7 +251,7 @@ class Batch:
         have_data = (datasets / "seed_keras_cache.py").exists()
         keras_seed = None
         if have_data:
-            keras_seed = Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading")) / "keras_home"
+            keras_seed = grading_cache() / "keras_home"
             kernel_env.seed_cache(datasets, keras_seed)
             share_read_only(keras_seed)  # made under umask 077: the sandbox user must read it
         startup = work / "ipython"

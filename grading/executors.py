@@ -128,7 +128,8 @@ def worker_keras_seed(datasets: str) -> str:
     """Seed this worker's Keras cache from its datasets once per worker process."""
     sys.path.insert(0, str(REPO / "scripts"))
     import kernel_env  # the same offline set-up as batch.prepare_runtime
-    seed = Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading")) / "keras_home"
+    from .sandbox import grading_cache
+    seed = grading_cache() / "keras_home"
     kernel_env.seed_cache(Path(datasets), seed)
     return str(seed)
 

@@ -19,8 +19,8 @@ sandbox shares with the worker.
 
 What the kernel can see: /usr, a few files of /etc (no /etc/shadow); the Python installation
 and the venv (read-only); the offline datasets and a seeded Keras cache (read-only, under
-/data); matplotlib's font list and the IPython start-up files (read-only); a size-limited tmpfs at /scratch ($HOME and the
-working directory) and another at /tmp; the connection folder; /proc of its own pid namespace
+/data); matplotlib's font list and the IPython start-up files (read-only); a size-limited
+tmpfs at /scratch ($HOME and the working directory) and another at /tmp; the connection folder; /proc of its own pid namespace
 (bwrap covers /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus read-only where they would be
 writable); a minimal /dev. Nothing else: no repository, no solutions/, no gradebook, no other
 student's folder, no network (only a loopback in a fresh net namespace).
@@ -162,11 +162,16 @@ def sandbox_env(spec: SandboxSpec) -> dict:
     return env
 
 
+def grading_cache() -> Path:
+    """The grader's own cache on this machine (seeded Keras cache, matplotlib's font list)."""
+    return Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading"))
+
+
 def matplotlib_cache(venv: str) -> str | None:
     """A folder holding matplotlib's font list, built once per machine and matplotlib version.
 
     Each kernel gets a fresh $HOME, so without it every submission that imports matplotlib
-    rebuilds the list (fc-list and parsing every font file: seconds of CPU per submission).
+    rebuilds the list (fc-list and parsing every font file: about 0.3 s of CPU per kernel).
     The list names only fonts under /usr and the venv, which the sandbox sees at the same
     paths; it is made by the grader, never by student code, and the sandbox reads it read-only.
     """
@@ -176,7 +181,7 @@ def matplotlib_cache(venv: str) -> str | None:
         version = metadata.version("matplotlib")
     except metadata.PackageNotFoundError:
         return None
-    base = Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading"))
+    base = grading_cache()
     folder = base / f"matplotlib-{version}"
     if folder.is_dir() and any(folder.glob("fontlist-*.json")):
         return str(folder)
@@ -230,16 +235,16 @@ def prepare_scratch(spec: SandboxSpec) -> None:
         link.symlink_to(Path(spec.ipythondir) / "profile_default" / "startup")
 
 
-def _scratch_ops(spec: SandboxSpec) -> list[str]:
+def _scratch_ops(spec: SandboxSpec, fonts: list[str]) -> list[str]:
     """/scratch as a sized tmpfs: home, work dir, IPython dir, a Keras cache of links onto /data."""
     ops = ["--perms", "0700", "--size", str(spec.caps.scratch_mb * 1024 * 1024), "--tmpfs", SCRATCH_MOUNT]
     for sub in ("home", "work", "keras", "keras/datasets", "ipython", "ipython/profile_default"):
         ops += ["--dir", f"{SCRATCH_MOUNT}/{sub}"]
     for name in _keras_datasets(spec):
         ops += ["--symlink", f"{DATA_MOUNT}/keras/datasets/{name}", f"{SCRATCH_MOUNT}/keras/datasets/{name}"]
-    if _matplotlib_files(spec):
+    if fonts:
         ops += ["--dir", f"{SCRATCH_MOUNT}/home/.matplotlib"]
-        for name in _matplotlib_files(spec):
+        for name in fonts:
             ops += ["--symlink", f"{DATA_MOUNT}/matplotlib/{name}", f"{SCRATCH_MOUNT}/home/.matplotlib/{name}"]
     ops += ["--symlink", f"{DATA_MOUNT}/ipython-startup", f"{SCRATCH_MOUNT}/ipython/profile_default/startup"]
     return ops
@@ -305,11 +310,12 @@ def _bwrap_args(spec: SandboxSpec, stage: dict) -> list[str]:
         cmd += ["--ro-bind", source(spec.datasets), f"{DATA_MOUNT}/datasets"]
     if spec.keras_seed:
         cmd += ["--ro-bind", source(spec.keras_seed), f"{DATA_MOUNT}/keras"]
-    if _matplotlib_files(spec):
+    fonts = _matplotlib_files(spec)
+    if fonts:
         cmd += ["--ro-bind", source(spec.matplotlib_cache), f"{DATA_MOUNT}/matplotlib"]
     cmd += ["--ro-bind", source(f"{spec.ipythondir}/profile_default/startup"),
             f"{DATA_MOUNT}/ipython-startup"]
-    cmd += _scratch_ops(spec)
+    cmd += _scratch_ops(spec, fonts)
     cmd += ["--bind", source(spec.conn_dir), spec.conn_dir,
             "--remount-ro", "/", "--chdir", f"{SCRATCH_MOUNT}/work", "--"]
     return cmd
