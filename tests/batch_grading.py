@@ -304,6 +304,11 @@ def _defined_names(source: str) -> set[str]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Attribute) and isinstance(node.value.func.value, ast.Name):
+            names.add(node.value.func.value.id)   # NAME.update(...): the cell fills a given table
     return names
 
 
@@ -322,8 +327,15 @@ def solution_cells_run_by_tests(repo: Path, assignment: str, variant_sources: li
         return None
     finally:
         sys.path.remove(str(repo))
-    helpers = {name: inspect.getsource(obj) for name, obj in vars(module).items()
-               if inspect.isfunction(obj) and obj.__module__ == module.__name__}
+    # The text a name in a check can reach: a function's source (any grading module's: checks
+    # share helpers), or a constant's repr (tables such as cifar10's BUDGET name the builders).
+    helpers = {}
+    for name, obj in vars(module).items():
+        if inspect.isfunction(obj) and obj.__module__.startswith("grading"):
+            helpers[name] = inspect.getsource(obj)
+        elif isinstance(obj, (str, tuple, list, dict, set)) and obj is not module.checks \
+                and not name.startswith("__"):
+            helpers[name] = repr(obj)
     reference = solution_sources(repo, assignment)
     defines = {cell: _defined_names(src) for cell, src in reference.items()}
     uses = {cell: _names(src) for cell, src in reference.items()}

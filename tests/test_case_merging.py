@@ -47,3 +47,9 @@ def test_real_groups_keep_dependencies_apart():
                         assert not set(wrong[b][0]) & reach, (assignment, a, b)
     sched = solution_cells_run_by_tests(REPO, "schedules", [])
     assert "one_cycle_rate" in sched["test_one_cycle_callback"]
+    # the budget checks name their builders through a module-level table, not in their code
+    cifar = solution_cells_run_by_tests(REPO, "cifar10", [])
+    assert "deep_model" in cifar["test_train_deep_budget"]
+    assert "bn_model" in cifar["test_train_bn_budget"]
+    # a cell that fills a table the release defines (INITIALIZER_FOR.update(...)) defines it too
+    assert "activations" in solution_cells_run_by_tests(REPO, "initializers", [])["test_activations"]
