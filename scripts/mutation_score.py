@@ -35,7 +35,10 @@ for them) in one batch and merges their outcomes into the results file of that r
 sandbox): ONE Python process imports Keras once and runs every mutant in an IPython shell, with
 the same probe cells and checks as the batch; it runs only the probes of test cells after the
 mutated cell (earlier ones ran before the mutant existed) and stops a mutant at its first lost
-cell, so a killed mutant costs a few seconds instead of a whole notebook. A mutant's namespace is
+cell, so a killed mutant costs a few seconds instead of a whole notebook. Of those probes it runs
+only the ones whose checks can run the mutated cell (`solution_cells_run_by_tests`, the rule by
+which CI's wrong variants share a notebook): the others would see the reference's code, which
+scored full marks. A mutant's namespace is
 reset between mutants, but Keras's registries are process-wide: a mutant that only changes a
 registration is graded in the batch. The results file says which mode wrote it.
 
@@ -64,7 +67,8 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from batch_grading import build_submission, grade_notebooks, max_points, solution_sources  # noqa: E402
+from batch_grading import (build_submission, grade_notebooks, max_points,  # noqa: E402
+                           solution_cells_run_by_tests, solution_sources)
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
           ast.Pow: ast.Mult, ast.FloorDiv: ast.Div}
@@ -303,7 +307,8 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
             signal.alarm(0)
         return captured
 
-    def grade(student: str, sources: dict[str, str], after: str | None) -> dict[str, float]:
+    def grade(student: str, sources: dict[str, str], after: str | None,
+              relevant: set[str] | None = None) -> dict[str, float]:
         shell.reset(new_session=False)
         fractions, seen = {}, after is None
         for cell in release.cells:
@@ -314,7 +319,7 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
                 run(sources[gid])
                 seen = seen or gid == after
             elif gid in checks:
-                if not seen:
+                if not seen or (relevant is not None and gid not in relevant):
                     continue
                 probe = checks[gid].probe(rng_for(GRADING_SEED, student, gid, "in-process"))
                 captured = run(probe.source())
@@ -336,7 +341,11 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
     if any(f < 1 for f in reference_fractions.values()):
         return outcomes, reference_fractions   # the caller stops: no mutant is worth grading
     for k, (site, code) in enumerate(found):
-        fractions = grade(f"m{k:03d}", {**reference, site.cell: code}, site.cell)
+        # only the checks that can run the mutated cell (the rule that lets CI's wrong variants
+        # share a notebook); the others saw the reference's code, which scored full marks
+        deps = solution_cells_run_by_tests(REPO, assignment, [{site.cell: code}])
+        relevant = {gid for gid, cells in deps.items() if site.cell in cells}
+        fractions = grade(f"m{k:03d}", {**reference, site.cell: code}, site.cell, relevant)
         lost = [gid for gid, f in fractions.items() if f < 1]
         outcomes[site.id] = f"{lost[0]}, in-process" if lost else None
         print(f"  {'killed ' if lost else 'SURVIVED'} {site.id}" + (f": {lost[0]}" if lost else ""), flush=True)
