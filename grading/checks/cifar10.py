@@ -451,6 +451,15 @@ def train_model(p, rng):
              lambda obs: None if obs.value is True else "returned None", part="run")
     p.expect("train_model with the default callbacks", "train_model(tiny, data, 1, batch_size=100) is not None",
              lambda obs: None if obs.value is True else "returned None", part="run")
+    # The default batch size the task gives (32): 96 and 97 images take 3 and 4 steps in batches
+    # of 32, and a different count for every other size from 16 to 64.
+    p.run("default_steps = []\n"
+          "for k in (96, 97):\n"
+          "    w = Watch()\n"
+          "    train_model(tiny, {'train': (Xtr[:k], ytr[:k]), 'valid': data['valid']}, 1, callbacks=[w])\n"
+          "    default_steps.append(w.steps)", key="default_batch")
+    p.equal("steps per epoch for 96 and 97 images with the default batch size (32)", [3, 4], "default_steps",
+            part="run")
 
     def validated_on_valid(obs):
         got = obs.value if isinstance(obs.value, dict) else {}
