@@ -27,10 +27,12 @@ if (( ${#missing[@]} )); then
 fi
 phase_end
 
-phase_start "test suite (pytest, COURSE_PROFILE=quick)"
+# Test files run in parallel, one pytest worker per core (TEST_JOBS=N to change, 0 for none);
+# tests/conftest.py keeps the files that share a graded batch or the book on one worker.
+phase_start "test suite (pytest, COURSE_PROFILE=quick, ${TEST_JOBS:=auto} workers)"
 export COURSE_PROFILE=quick
 status=0
-"$VENV/bin/python" -m pytest "$@" || status=$?
+"$VENV/bin/python" -m pytest -n "$TEST_JOBS" --dist loadgroup --no-loadscope-reorder "$@" || status=$?
 phase_end
 
 echo "Phases:"

@@ -80,6 +80,30 @@ def published_edition(offline_env) -> subprocess.CompletedProcess:
     return result
 
 
+# Parallel runs (scripts/run-tests.sh: pytest-xdist, --dist loadgroup): the tests that share an
+# expensive session fixture run on one worker, so each batch and the book are made once per run;
+# every other file is a group of its own, so module fixtures (a PostgreSQL server, a Dask
+# cluster) start once. Groups start in order of their cost in CI (time per test file, below),
+# costliest first, so the last group to start is a short one.
+SHARED_FIXTURE_GROUPS = {"test_book.py": "book", "test_publish.py": "book",
+                         "test_schedules_grading.py": "schedules", "test_tampering.py": "schedules"}
+COSTLIEST_FIRST = ["test_cifar10_grading.py", "schedules", "book", "test_hostile_submissions.py",
+                   "test_initializers_grading.py", "test_grading_cli.py", "test_dask.py",
+                   "test_postgres.py", "test_book_pipeline.py"]
+
+
+def _group(item) -> str:
+    name = Path(str(item.fspath)).name
+    return SHARED_FIXTURE_GROUPS.get(name, name)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {g: i for i, g in enumerate(COSTLIEST_FIRST)}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))   # stable: file order kept within
+
+
 # Time per test file, printed at the end: the test command's phases.
 _FILE_SECONDS = defaultdict(float)
 
