@@ -97,11 +97,22 @@ def _group(item) -> str:
     return SHARED_FIXTURE_GROUPS.get(name, name)
 
 
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config, items):
     rank = {g: i for i, g in enumerate(COSTLIEST_FIRST)}
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
     items.sort(key=lambda item: rank.get(_group(item), len(rank)))   # stable: file order kept within
+
+
+def pytest_collection_finish(session):
+    """On an xdist worker with --dist loadgroup: stop if the groups were lost (pytest 9.2 drops
+    the node-id suffix xdist groups by, pytest-xdist#1386), rather than build the book and grade
+    each batch once per worker."""
+    if getattr(session.config.option, "loadgroup", False) and session.items \
+            and not all("@" in item.nodeid for item in session.items):
+        raise pytest.UsageError("xdist's --dist loadgroup lost the test groups (pytest-xdist#1386): "
+                                "use the pytest version pinned in requirements.txt")
 
 
 # Time per test file, printed at the end: the test command's phases.
