@@ -106,7 +106,7 @@ for _i in range(40):
 DISPLAY_FLOOD = """
 from IPython.display import display, update_display
 _handle = display("start", display_id=True)
-for _i in range(3000):
+for _i in range(1200):   # 1.2 MB of updates: past the 1 MB cap, and quick enough on a busy machine
     _handle.update("u" * 1000)
 for _i in range(300):
     display("same", display_id="amplified")
