@@ -5,8 +5,9 @@
 JOB.json: {"input": ..., "output": ..., "result": ..., "sandbox": SandboxSpec, "token": ...,
 "instructor_ids": [...], "test_ids": [...]}. The worker never sees the gradebook, the
 solutions or any other submission: it gets one notebook (already sanitized by the parent with
-nbgrader's OverwriteCells etc.), runs it with nbgrader's `Execute` preprocessor in a kernel
-launched by `grading.sandbox`, and writes the executed notebook and a small result file:
+nbgrader's OverwriteCells etc.), runs it with nbclient in a kernel launched by `grading.sandbox`
+(configured as nbgrader's `Execute` preprocessor is: errors do not stop the notebook, a timed-out
+cell is interrupted and gets an error), and writes the executed notebook and a small result file:
 
     {"status": "ok" | "timeout" | "kernel_died" | "error", "reasons": [...], "seconds": ...,
      "kernel_exit": int | null, "executed_cells": n}
@@ -52,9 +53,28 @@ def _output_size(out) -> int:
     return output_size(out)
 
 
-def build_executor(job: dict, spec: SandboxSpec, state: dict):
+# nbgrader's Execute preprocessor is nbclient with these settings. The worker uses nbclient
+# itself: importing nbgrader costs about 2 s of CPU in every worker, a kernel start's worth.
+TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "",
+                 "traceback": ["CellTimeoutError: the kernel did not answer before the cell's time cap"]}
+
+
+def record_error_reply(cell, execute_reply) -> None:
+    """An error reply that left no error output (an interrupted cell) becomes one, so that the
+    cell's test fails visibly, as nbgrader's Execute does."""
+    content = (execute_reply or {}).get("content") or {}
+    if content.get("status") != "error":
+        return
+    if any(o.get("output_type") == "error" and o.get("ename") == content.get("ename") for o in cell.outputs):
+        return
+    cell.outputs.append(NotebookNode(
+        output_type="error", ename=content.get("ename", "Error"), evalue=content.get("evalue", ""),
+        traceback=content.get("traceback") or ["(no traceback: the kernel's traceback display was off)"]))
+
+
+def build_executor(job: dict, spec: SandboxSpec, state: dict, nb):
+    from nbclient import NotebookClient
     from nbformat.v4 import output_from_msg
-    from nbgrader.preprocessors import Execute
 
     caps = spec.caps
     token = job["token"]
@@ -66,8 +86,8 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
     def grade_id(cell):
         return cell.metadata.get("nbgrader", {}).get("grade_id")
 
-    class GuardedExecute(Execute):
-        """nbgrader's Execute with a deadline, an output cap in bytes and the test guard."""
+    class GuardedExecute(NotebookClient):
+        """nbclient, set up as nbgrader's Execute, with a deadline, output caps and the test guard."""
 
         def _charge(self, cell_index, size) -> bool:
             """Count output bytes against the cell's and the notebook's caps; False: drop it."""
@@ -155,8 +175,7 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
                 self._guard("mark")
 
         def _on_executed(self, cell, cell_index, execute_reply, **kw):
-            Execute.on_cell_executed(self, cell=cell, cell_index=cell_index,
-                                     execute_reply=execute_reply)
+            record_error_reply(cell, execute_reply)
             state["executed"] = cell_index
             if cell_index in state["timed_out"] and not any(
                     o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
@@ -175,7 +194,7 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
                 self._guard("record")
 
         async def _async_handle_timeout(self, timeout, cell=None):
-            # nbgrader's Execute interrupts the kernel and answers with an error reply; nbclient
+            # interrupt_on_timeout: nbclient interrupts the kernel and answers with an error reply; it
             # then gives the kernel iopub_timeout (5 s) to become idle, else raises
             # CellTimeoutError and the worker kills the kernel (later cells get errors).
             state["timed_out"].add(state["current"])
@@ -184,8 +203,10 @@ def build_executor(job: dict, spec: SandboxSpec, state: dict):
     def timeout_func(cell):
         return max(1, int(min(caps.cell_seconds, deadline - time.monotonic()) + 0.999))
 
-    ex = GuardedExecute(kernel_manager_class=km_class, timeout_func=timeout_func,
+    ex = GuardedExecute(nb, kernel_manager_class=km_class, timeout_func=timeout_func,
+                        resources={"metadata": {"path": spec.scratch}},
                         timeout=caps.cell_seconds, startup_timeout=120, iopub_timeout=5,
+                        allow_errors=True, error_on_timeout=TIMEOUT_ERROR,
                         interrupt_on_timeout=True, raise_on_iopub_timeout=True,
                         record_timing=False, store_widget_state=False,
                         # the notebook is done: no need to let TensorFlow tear down
@@ -220,7 +241,7 @@ def run_job(job: dict) -> dict:
              "timed_out": set(),
              "current": None, "executed": None}
     result = {"status": "ok", "reasons": [], "kernel_exit": None}
-    ex = build_executor(job, spec, state)
+    ex = build_executor(job, spec, state, nb)
     launched = []
     orig_launch = ex._km_class._async_launch_kernel
 
@@ -231,7 +252,7 @@ def run_job(job: dict) -> dict:
     ex._km_class._async_launch_kernel = launch
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     try:
-        ex.preprocess(nb, {"metadata": {"path": spec.scratch}})
+        ex.execute()
     except DeadlineExceeded:
         result["status"] = "timeout"
         result["reasons"].append(f"wall-time cap: submission took more than {spec.caps.wall_seconds} s")
