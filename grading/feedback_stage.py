@@ -12,9 +12,11 @@ or when it dies, records that student's feedback as failed, and starts a new chi
 students still to do; every other student gets feedback.
 
 `Pipeline` runs that while the batch goes on: the grader adds each student as soon as its grades
-are saved, and `parallel` threads each hand the students added since their last round (at most
-`CHUNK`) to a new child, so feedback costs the grader's own process nothing and overlaps the
-executions instead of following the batch one student at a time.
+are saved, and `parallel` threads each hand a round of students to a new child: `CHUNK` of them,
+or fewer once the first has waited `GATHER_SECONDS`, or all that are left when the batch is done.
+Feedback so costs the grader's own process nothing and overlaps the executions; gathering the
+students matters because each child's start (nbgrader's imports) costs about as much CPU as
+rendering a few notebooks, and a child per student would double feedback's cost.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from pathlib import Path
 
 SECONDS_PER_STUDENT = 120
 CHUNK = 16  # students per child: one interpreter start (nbgrader's imports) for many notebooks
+GATHER_SECONDS = 60  # a child starts for fewer than CHUNK students once the first waited this long
 MEMORY_MB = 3072
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,6 +120,7 @@ class Pipeline:
         self.args = (root, assignment, db_url)
         self.work, self.seconds = Path(work), seconds_per_student
         self.pending: list[str] = []
+        self.since = 0.0  # when the oldest pending student was added
         self.results: dict = {}
         self.closed = False
         self.cond = threading.Condition()
@@ -127,23 +131,32 @@ class Pipeline:
 
     def add(self, student: str) -> None:
         with self.cond:
+            if not self.pending:
+                self.since = time.monotonic()
             self.pending.append(student)
-            self.cond.notify()
+            if len(self.pending) in (1, CHUNK):  # a waiting thread sets its clock, or starts
+                self.cond.notify_all()
 
     def _loop(self, index: int) -> None:
         for round_ in range(1, 1 << 30):
             with self.cond:
-                while not self.pending and not self.closed:
-                    self.cond.wait()
-                if not self.pending:
-                    return
+                while not self._round_ready():
+                    if self.closed and not self.pending:
+                        return
+                    waited = time.monotonic() - self.since
+                    self.cond.wait(max(0.0, GATHER_SECONDS - waited) if self.pending else None)
                 take, self.pending[:CHUNK] = self.pending[:CHUNK], []
+                self.since = time.monotonic()
             try:
                 res = generate(*self.args, take, self.work / f"{index}-{round_}", self.seconds)
             except Exception as exc:  # e.g. no child could start: those students' problem, said
                 res = {s: f"feedback could not be generated: {type(exc).__name__}: {exc}"[:300] for s in take}
             with self.cond:
                 self.results.update(res)
+
+    def _round_ready(self) -> bool:
+        return bool(self.pending) and (self.closed or len(self.pending) >= CHUNK
+                                       or time.monotonic() - self.since >= GATHER_SECONDS)
 
     def close(self) -> dict:
         """Wait for every student added; {student: None (ok) or why its feedback failed}."""
