@@ -458,6 +458,7 @@ class Batch:
         """Sanitize each student and start its jobs at once (the executor reads `prepared`
         lazily), and save each result as it comes back (the single gradebook writer)."""
         self._jobs, self._pending, self._statuses, self._seconds = {}, {}, {}, {}
+        self._started = 0  # jobs started so far: names their connection folders
         bar = None
         if self.opts.progress:
             from tqdm import tqdm
@@ -512,7 +513,10 @@ class Batch:
             # Connection files and sockets: a short path (Unix sockets allow ~107 bytes)
             # inside this run's work folder, bound into this one sandbox only. The worker
             # removes it; one a killed worker leaves goes with the work folder.
-            conn = work / "c" / str(len(self._jobs))
+            # Numbered by a counter, not by len(self._jobs): results are collected (and
+            # popped) while later students are prepared, so that length repeats.
+            conn = work / "c" / str(self._started)
+            self._started += 1
             conn.mkdir(parents=True, mode=0o700)
             spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix,
                                datasets=runtime["datasets"], keras_seed=runtime["keras_seed"],
