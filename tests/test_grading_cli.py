@@ -191,6 +191,35 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     assert sorted(_submissions(course)) == [("alice", 1), ("bob", 1), ("carol", 1)]
 
 
+def test_results_collected_while_later_students_are_prepared(course, tmp_path, env, monkeypatch):
+    """The first student's result comes back while the second is still being prepared, and the
+    third is prepared while the second runs: every job keeps a connection folder of its own.
+    (Folders named by the number of jobs still running were reused here, and the whole batch
+    stopped with FileExistsError.) The grader runs in this process, to slow one step down."""
+    from grading import cli
+    from grading.batch import Batch
+    subs = tmp_path / "subs"
+    for i in range(4):
+        _write(subs / f"s{i}" / "tiny.ipynb", student_nb(RIGHT if i != 2 else WRONG))
+    prepare = Batch.before_execution
+
+    def slow_for_s1(self, student, *args):
+        if student == "s1":
+            time.sleep(12)  # s0's kernel starts, runs and is collected meanwhile
+        return prepare(self, student, *args)
+
+    monkeypatch.setattr(Batch, "before_execution", slow_for_s1)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code = cli.main([A, str(subs), "--course-root", str(course), "--workers", "2", "--no-progress",
+                     "--no-feedback", "--no-report", "--cell-seconds", "30", "--wall-seconds", "90"])
+    assert code == 0
+    state = json.loads((course / "autograded" / f".grading-state-{A}.json").read_text())
+    assert state["s0"]["graded_at"] < state["s2"]["graded_at"]
+    totals = {s: g["total"] for s, g in read_grades(course, A).items()}
+    assert totals == {"s0": 3.0, "s1": 3.0, "s2": 0.0, "s3": 3.0}
+
+
 @pytest.mark.slow
 def test_zip_flat_and_regex(course, tmp_path, env):
     z = tmp_path / "flat.zip"
