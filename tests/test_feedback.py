@@ -64,3 +64,29 @@ def test_student_script_is_not_live(feedback_html):
         assert not re.search(r"<script[^>]*>[^<]*" + marker, feedback_html), (
             f"a <script> from student output ({marker}) is live in the feedback HTML")
     assert "&lt;script&gt;window.printedByStudent" in feedback_html  # shown as text, escaped
+
+
+def test_feedback_children_take_rounds_of_students(monkeypatch, tmp_path):
+    """grading.feedback_stage.Pipeline: a child per CHUNK students, or for fewer once the first
+    waited GATHER_SECONDS, or for the rest when the batch is done; every student once."""
+    import time
+
+    from grading import feedback_stage
+
+    rounds = []
+
+    def render(root, assignment, db_url, students, work, seconds):  # no child: just record
+        rounds.append(list(students))
+        return {s: None for s in students}
+
+    monkeypatch.setattr(feedback_stage, "generate", render)
+    monkeypatch.setattr(feedback_stage, "GATHER_SECONDS", 1.0)
+    pipeline = feedback_stage.Pipeline(tmp_path, "a", "sqlite://", tmp_path, parallel=1)
+    first = [f"s{i:02d}" for i in range(feedback_stage.CHUNK + 3)]
+    for student in first:
+        pipeline.add(student)
+    time.sleep(2.5)  # the 3 after the first CHUNK have waited longer than GATHER_SECONDS
+    pipeline.add("late")
+    results = pipeline.close()  # the batch is done: "late" goes at once
+    assert rounds == [first[:feedback_stage.CHUNK], first[feedback_stage.CHUNK:], ["late"]]
+    assert results == {s: None for s in first + ["late"]}
