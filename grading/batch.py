@@ -392,15 +392,20 @@ class Batch:
     # ---------------------------------------------------------------------------------- run
     def run(self) -> dict:
         opts = self.opts
-        os.umask(0o077)  # files the grader writes are its own; the sandbox's are opened explicitly
-        if opts.sandbox:
-            check_sandbox()
-        print(describe_isolation(opts.sandbox), flush=True)
-        subs, skipped = collect(Path(opts.submissions), self.notebooks, opts.regex)
+        # Files the grader writes are its own (the sandbox's are opened explicitly); the caller's
+        # umask comes back at the end, for a batch run inside another program (or a test).
+        umask = os.umask(0o077)
         try:
-            return self._run(subs, skipped)
+            if opts.sandbox:
+                check_sandbox()
+            print(describe_isolation(opts.sandbox), flush=True)
+            subs, skipped = collect(Path(opts.submissions), self.notebooks, opts.regex)
+            try:
+                return self._run(subs, skipped)
+            finally:
+                self.store.close()  # a database store gives back the claims it did not finish
         finally:
-            self.store.close()  # a database store gives back the claims it did not finish
+            os.umask(umask)
 
     def _run(self, subs, skipped) -> dict:
         opts = self.opts

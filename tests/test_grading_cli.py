@@ -211,14 +211,12 @@ def test_results_collected_while_later_students_are_prepared(course, tmp_path, e
     monkeypatch.setattr(Batch, "before_execution", slow_for_s1)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    umask = os.umask(0o022)  # the grader sets its process's umask to 077: give this one back
-    try:
-        code = cli.main([A, str(subs), "--course-root", str(course), "--workers", "2",
-                         "--no-progress", "--no-feedback", "--no-report", "--cell-seconds", "30",
-                         "--wall-seconds", "90"])
-    finally:
-        os.umask(umask)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    code = cli.main([A, str(subs), "--course-root", str(course), "--workers", "2", "--no-progress",
+                     "--no-feedback", "--no-report", "--cell-seconds", "30", "--wall-seconds", "90"])
     assert code == 0
+    assert os.umask(umask) == umask  # the grader gave this process its umask back
     state = json.loads((course / "autograded" / f".grading-state-{A}.json").read_text())
     assert state["s0"]["graded_at"] < state["s2"]["graded_at"]
     totals = {s: g["total"] for s, g in read_grades(course, A).items()}
