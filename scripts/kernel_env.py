@@ -11,6 +11,7 @@ Writes IPython startup files into IPYTHONDIR:
   Fashion-MNIST needs nothing beyond the seeded cache.
 The notebooks themselves stay plain: they call keras.datasets.*.load_data() as in Colab.
 """
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -67,13 +68,20 @@ sys.meta_path.insert(0, _OfflineCifar10())
 
 
 def seed_cache(datasets: Path, keras_home: Path) -> None:
+    """Seed KERAS_HOME once. Several graders (two test workers, two courses on one machine)
+    may share one cache: the first seeds it under an exclusive lock, the others wait for it,
+    since seed_keras_cache.py writes each file through a fixed `.part` name."""
     marker = keras_home / ".seeded-from-shared"
     if marker.exists():
         return
     keras_home.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(datasets / "seed_keras_cache.py"), str(keras_home)],
-                   check=True, stdout=subprocess.DEVNULL)
-    marker.write_text(str(datasets) + "\n")
+    with open(keras_home.parent / f".{keras_home.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():  # seeded by whoever held the lock before us
+            return
+        subprocess.run([sys.executable, str(datasets / "seed_keras_cache.py"), str(keras_home)],
+                       check=True, stdout=subprocess.DEVNULL)
+        marker.write_text(str(datasets) + "\n")
 
 
 def write_startup(ipythondir: Path, datasets: Path | None) -> None:
