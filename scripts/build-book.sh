@@ -24,6 +24,13 @@ while (( $# )); do
   esac
 done
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs takes a positive number, not '$JOBS'." >&2; exit 2; }
+# PyTorch gives every process one thread per core, so pages built at once on PyTorch fight
+# over the cores: the quick build took 10 to 20 times longer per page on 2 cores with 2 jobs.
+# Share the cores out instead (scripts/check-backends.sh measured it; an OMP_NUM_THREADS
+# already set wins).
+if [[ "${KERAS_BACKEND:-}" == torch && -z "${OMP_NUM_THREADS:-}" ]]; then
+  export OMP_NUM_THREADS=$(( $(nproc) / JOBS > 1 ? $(nproc) / JOBS : 1 ))
+fi
 
 phase_start "environment"; ensure_venv; course_environment; ensure_kernel_env; phase_end
 cd "${BOOK_DIR:-$REPO}"

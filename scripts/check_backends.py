@@ -82,6 +82,17 @@ def page_results(out: Path) -> dict[str, str]:
     return results
 
 
+def reuse_note(out: Path) -> str:
+    """How many pages this build took from jupyter-cache (unchanged since an earlier build):
+    their times in the table are those of the build that executed them."""
+    times = out / "page-times.csv"
+    if not times.exists():
+        return ""
+    with times.open() as handle:
+        cached = sum(row["status"] == "cached" for row in csv.DictReader(handle))
+    return f"; {cached} page(s) unchanged since an earlier build, taken from its cache" if cached else ""
+
+
 def cell_errors(notebook) -> list[str]:
     errors = []
     for index, cell in enumerate(notebook.cells):
@@ -197,9 +208,10 @@ def main(argv=None):
         else:
             print(f"==> {backend}: quick build", flush=True)
             status, seconds = build_book(backend, args.jobs, log_dir)
-            build = (f"passes ({seconds:.0f} s, {args.jobs} job(s))" if status == 0
+            out = REPO / "_build" / "profiles" / build_name(backend)
+            build = (f"passes ({seconds:.0f} s, {args.jobs} job(s){reuse_note(out)})" if status == 0
                      else f"**fails** (exit {status}; log `_build/backends/build-{backend}.log`)")
-            pages = page_results(REPO / "_build" / "profiles" / build_name(backend))
+            pages = page_results(out)
         for page, result in pages.items():
             print(f"  {page}: {result}", flush=True)
         solutions = {}
