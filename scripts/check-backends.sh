@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Maintainer check (not run in CI: about 15 min on 2 cores from an empty cache): does the
-# course run on every Keras backend? Builds the quick profile with KERAS_BACKEND=tensorflow, jax and torch and
-# runs each assignment's reference solution with its tests on each, then writes the table
-# to results/backends.md (commit it). Extra arguments go to scripts/check_backends.py,
-# e.g. --backends jax --solutions schedules.
+# course run on every Keras backend? Builds the quick profile with KERAS_BACKEND=tensorflow,
+# jax and torch and runs each assignment's reference solution with its tests on each, then
+# writes the table to results/backends.md (commit it). Extra arguments go to
+# scripts/check_backends.py, e.g. --backends jax --solutions schedules.
 #
 # It uses its own virtual environment, .venv-backends/ (COURSE_VENV to choose another):
 # requirements.txt plus the CPU builds of JAX and PyTorch pinned below. PyPI's Linux torch

@@ -58,18 +58,24 @@ def build_book(backend: str, jobs: int, log_dir: Path) -> tuple[int, float]:
     return status, time.monotonic() - start
 
 
+def page_times(out: Path) -> list[dict]:
+    """The rows of a build folder's page-times.csv (page, status, seconds, error); none if absent."""
+    times = out / "page-times.csv"
+    if not times.exists():
+        return []
+    with times.open() as handle:
+        return list(csv.DictReader(handle))
+
+
 def page_results(out: Path) -> dict[str, str]:
     """Page -> 'ran (N s)', or its error, from a build folder; stderr lines a page wrote are added."""
     results = {}
-    times = out / "page-times.csv"
-    if times.exists():
-        with times.open() as handle:
-            for row in csv.DictReader(handle):
-                if row["status"] == "failed":
-                    results[row["page"]] = f"**fails**: {code(row['error'])}"
-                else:
-                    seconds = f" ({float(row['seconds']):.0f} s)" if row["seconds"] else ""
-                    results[row["page"]] = f"ran{seconds}"
+    for row in page_times(out):
+        if row["status"] == "failed":
+            results[row["page"]] = f"**fails**: {code(row['error'])}"
+        else:
+            seconds = f" ({float(row['seconds']):.0f} s)" if row["seconds"] else ""
+            results[row["page"]] = f"ran{seconds}"
     cache = out / "_build" / ".jupyter_cache"
     if cache.exists():
         warnings = {}
@@ -85,11 +91,7 @@ def page_results(out: Path) -> dict[str, str]:
 def reuse_note(out: Path) -> str:
     """How many pages this build took from jupyter-cache (unchanged since an earlier build):
     their times in the table are those of the build that executed them."""
-    times = out / "page-times.csv"
-    if not times.exists():
-        return ""
-    with times.open() as handle:
-        cached = sum(row["status"] == "cached" for row in csv.DictReader(handle))
+    cached = sum(row["status"] == "cached" for row in page_times(out))
     return f"; {cached} page(s) unchanged since an earlier build, taken from its cache" if cached else ""
 
 
