@@ -482,3 +482,27 @@ def test_feedback_archive_holds_only_exported_students_and_checks_canvas_ids(lms
         write_feedback_archive("canvas", ["501"], lambda s: lms_course / "feedback" / s / A, download,
                                {"501": {"canvas_id": "777"}}, tmp_path / "no.zip")
     assert not (tmp_path / "no.zip").exists()
+
+
+def test_the_instructors_guide_commands_run_as_written(lms_course, tmp_path):
+    """docs/instructor.md, "Returning grades and feedback": each export command, run in a folder
+    holding the files it names, writes the grades file and the feedback archive."""
+    import shlex
+    text = (REPO / "docs" / "instructor.md").read_text()
+    section = text.split("## Returning grades and feedback", 1)[1].split("\n## ", 1)[0]
+    commands = [shlex.split(block.replace("\\\n", " "))
+                for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL)]
+    assert [c[5] for c in commands] == ["--format", "--format"]
+    shutil.copy2(lms_course / "roster.csv", tmp_path / "roster.csv")
+    shutil.copy2(lms_course / "moodle.zip", tmp_path / "moodle-download.zip")
+    shutil.copy2(lms_course / "canvas.zip", tmp_path / "canvas-download.zip")
+    for command in commands:
+        assert command[:4] == ["python", "-m", "grading", "export"]
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        proc = subprocess.run([sys.executable, *command[1:], "--course-root", str(lms_course)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        fmt = command[6]
+        assert (tmp_path / f"{fmt}.csv").read_text().count("\n") == 4 + (fmt == "canvas")
+        assert len(zipfile.ZipFile(tmp_path / f"{fmt}-feedback.zip").namelist()) == 4
+        assert "warning" not in proc.stderr, proc.stderr
