@@ -2,7 +2,7 @@
 feedback as the archive its bulk feedback upload takes.
 
     python -m grading export schedules --format canvas --roster roster.csv --column 'Schedules (4711)' \\
-        -o canvas.csv --submissions canvas-download.zip --regex '_(?P<student>\\d+)_\\d+_'
+        -o canvas.csv --submissions canvas-download.zip --regex '^[^_]+_(?:LATE_)?(?P<student>\\d+)_\\d+_'
     python -m grading export schedules --format moodle --roster roster.csv --moodle-id email \\
         -o moodle.csv --submissions moodle-download.zip --regex '_(?P<student>\\d+)_assignsubmission'
     python -m grading export schedules --format csv
