@@ -7,7 +7,7 @@ The page, chapters/NAME.md (MyST Markdown), is the source; the notebook is gener
 and committed (the student edition copies it). Outside the book nothing renders MyST, so the
 notebook's Markdown says in plain words what the book's roles and directives show:
 
-- {glue:text}`name` -> **`name`**: the set-up cell's glue() prints `name: value` under the
+- {glue:text}`name` -> **⟨name⟩**: the set-up cell's glue() prints `name: value` under the
   cell that computes it, and a note at the top of the notebook says so;
 - {cite:t}`key` -> Author et al. (2015); {cite:p}`key` -> (Author et al., 2015); the
   {bibliography} block -> the list of the works the page cites;
@@ -114,7 +114,7 @@ def colab_markdown(source: str, page: Path, bib: Bibliography, site: str, cited:
 
     text = BIBLIOGRAPHY.sub(bibliography, source)
     text = ADMONITION.sub(admonition, text)
-    text = GLUE.sub(lambda m: f"**`{m.group(1).strip()}`**", text)
+    text = GLUE.sub(lambda m: f"**⟨{m.group(1).strip()}⟩**", text)
     text = CITE.sub(lambda m: bib.cite([k.strip() for k in m.group(2).split(",")],
                                        textual=m.group(1) == "t"), text)
     text = DOC.sub(doc, text)
@@ -131,9 +131,10 @@ def reading_note(page: Path, glued: list[str], site: str) -> str:
              f"({site}chapters/{page.stem}.html) of the book *Training Deep Neural Networks*, "
              "where every output is shown in place."]
     if glued:
-        lines.append(f"Here the text names each number that the notebook computes in bold, "
-                     f"such as **`{glued[0]}`**: run the cells from the top, and the cell that "
-                     f"computes a number prints it (`{glued[0]}: ...`).")
+        lines.append(f"Here the text names each number that the notebook computes, in bold "
+                     f"and in angle brackets, such as **⟨{glued[0]}⟩**: run the cells from the "
+                     f"top, and the cell that computes a number prints it "
+                     f"(`{glued[0]}: ...`).")
     lines.append("By default the notebook runs the book's full experiments; for a short run "
                  "(smaller data, fewer epochs), first run `%env COURSE_PROFILE=quick` in a new "
                  "cell above the set-up cell.")
