@@ -29,9 +29,9 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
+sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
-from helpers import inject, make_course, reference_submission, write  # noqa: E402
+from helpers.course import inject, make_course, reference_submission, write  # noqa: E402
 
 from grading import budgets  # noqa: E402
 

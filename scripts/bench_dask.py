@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
-from helpers import make_course, read_grades, reference_submission, write  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from helpers.course import make_course, read_grades, reference_submission, write  # noqa: E402
 
 DASK = Path(sys.executable).parent / "dask"
 

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
-from helpers import make_course, reference_submission, write  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from helpers.course import make_course, reference_submission, write  # noqa: E402
 
 
 def offline_env(tmp: Path) -> dict:

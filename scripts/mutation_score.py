@@ -67,8 +67,9 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from batch_grading import (build_submission, grade_notebooks, max_points,  # noqa: E402
-                           solution_cells_run_by_tests, solution_sources)
+from helpers.course import solution_sources  # noqa: E402
+from helpers.graded_batch import GRADING_SEED, grade_notebooks  # noqa: E402
+from helpers.variants import build_submission, max_points, solution_cells_run_by_tests  # noqa: E402
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
           ast.Pow: ast.Mult, ast.FloorDiv: ast.Div}
@@ -279,7 +280,6 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
     from grading.checks import load
     from grading.probes import ReportError, read_report
     from grading.verdicts import rng_for
-    from batch_grading import GRADING_SEED
 
     checks = load(assignment)
     release = nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)

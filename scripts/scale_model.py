@@ -41,8 +41,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
-from helpers import make_course, reference_submission, write  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from helpers.course import copy_config, make_course, reference_submission, write  # noqa: E402
 
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
@@ -82,10 +82,7 @@ def worker_seconds(course: Path, assignment: str, subs: Path, *extra: str) -> fl
 
 def kernel_start(tmp: Path) -> float:
     course = tmp / "tiny" / "course"
-    (course / "grading").mkdir(parents=True)
-    shutil.copy2(REPO / "nbgrader_config.py", course)
-    for name in ("__init__.py", "feedback.py"):
-        shutil.copy2(REPO / "grading" / name, course / "grading")
+    copy_config(course)
     meta = {"nbgrader": {"grade": True, "grade_id": "t", "locked": True, "points": 1,
                          "schema_version": 3, "solution": False, "task": False}}
     nb = new_notebook(cells=[new_code_cell("assert 1 + 1 == 2", metadata=meta)],

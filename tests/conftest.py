@@ -42,10 +42,10 @@ def offline_env(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def graded_assignment(repo, offline_env, tmp_path_factory, request):
-    """graded_assignment("schedules") -> batch_grading.GradedBatch: every simulated student of
+    """graded_assignment("schedules") -> helpers.graded_batch.GradedBatch: every simulated student of
     the assignment (reference, release, variants, tampering cases) graded in ONE sandboxed
     `python -m grading` batch, once per test session, shared by all suites that read it."""
-    from batch_grading import grade_assignment, publish
+    from helpers.graded_batch import grade_assignment, publish
 
     cache = {}
 

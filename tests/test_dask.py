@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grading_batches import default_grades, grade, small_batch
-from helpers import REPO
+from helpers.course import REPO
+from helpers.small_batch import default_grades, grade, small_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
 DASK = Path(sys.executable).parent / "dask"

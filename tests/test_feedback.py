@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from batch_grading import build_submission, generate_feedback, grade_batch, solution_sources
+from helpers.course import solution_sources
+from helpers.nbgrader_batch import generate_feedback, grade_batch
+from helpers.variants import build_submission
 
 ASSIGNMENT = "schedules"
 STUDENT_CODE = '''

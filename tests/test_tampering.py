@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from batch_grading import read_variant
+from helpers.variants import read_variant
 
 ASSIGNMENT = "schedules"
 FOLDER = Path(__file__).parent / "submissions" / ASSIGNMENT / "tampering"
