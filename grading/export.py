@@ -188,7 +188,7 @@ def export(db_url: str, course_id: str, assignment: str, fmt: str, roster_path: 
 
 # ------------------------------------------------------------------------------ command
 def main(argv=None) -> int:
-    from .batch import REPO, GradingError, load_config
+    from .course import REPO, GradingError, load_config
     p = argparse.ArgumentParser(prog="python -m grading export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("assignment", help="assignment id")

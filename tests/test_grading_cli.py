@@ -80,7 +80,11 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     subs = tmp_path / "subs"
     _write(subs / "alice" / "tiny.ipynb", student_nb(RIGHT))
     _write(subs / "bob" / "tiny.ipynb", student_nb(WRONG))
-    _write(subs / "carol" / "Copy of tiny (1).ipynb", student_nb(RIGHT))
+    # Carol pasted the visible test above her answer to try it early: the copy that follows
+    # the answer is the one graded (grading/intake.py), so she loses nothing.
+    carol = student_nb(RIGHT)
+    carol.cells.insert(2, nbformat.from_dict(json.loads(json.dumps(carol.cells[3]))))
+    _write(subs / "carol" / "Copy of tiny (1).ipynb", carol)
     t0 = time.monotonic()
     proc = run_grading(course, A, subs, *CAPS, env=env)
     first = time.monotonic() - t0
@@ -95,6 +99,8 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     fb = (course / "feedback" / "alice" / A / f"{A}.html").read_text()
     assert "BEGIN HIDDEN TESTS" not in fb and "add(-5, 7)" not in fb
     assert (course / "submitted" / "carol" / A / f"{A}.ipynb").exists()
+    assert any("only the last copy is graded" in p
+               for p in json.loads((course / "autograded" / f".grading-state-{A}.json").read_text())["carol"]["problems"])
 
     # Unchanged: nothing is executed again.
     t0 = time.monotonic()
@@ -116,19 +122,16 @@ def test_results_collected_while_later_students_are_prepared(course, tmp_path, e
     third is prepared while the second runs: every job keeps a connection folder of its own.
     (Folders named by the number of jobs still running were reused here, and the whole batch
     stopped with FileExistsError.) The grader runs in this process, to slow one step down."""
-    from grading import cli
-    from grading.batch import Batch
+    from grading import cli, steps
     subs = tmp_path / "subs"
     for i in range(4):
         _write(subs / f"s{i}" / "tiny.ipynb", student_nb(RIGHT if i != 2 else WRONG))
-    prepare = Batch.before_execution
 
-    def slow_for_s1(self, student, *args):
-        if student == "s1":
+    def slow_for_s1(job, ctx):  # one more declared step, with the steps' signature
+        if job.student == "s1":
             time.sleep(12)  # s0's kernel starts, runs and is collected meanwhile
-        return prepare(self, student, *args)
 
-    monkeypatch.setattr(Batch, "before_execution", slow_for_s1)
+    monkeypatch.setattr(steps, "BEFORE", [*steps.BEFORE, slow_for_s1])
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     umask = os.umask(0o022)

@@ -18,7 +18,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
 # The grading modules that nbgrader_config.py loads by name (the feedback preprocessor).
-CONFIG_MODULES = ("__init__.py", "feedback.py")
+CONFIG_MODULES = ("__init__.py", "hidden_tests.py")
 
 
 def copy_config(course: Path) -> None:

@@ -2,6 +2,8 @@
 
 The source has a locked set-up cell, an answer cell (`add`), a visible test (1 point) and a hidden
 test (2 points); `student_nb(body)` is a submission with that answer, RIGHT (3 points) or WRONG (0).
+`tiny_course` is a course root with that source and its checks (grading/checks/tiny.py of the
+course root: a course other than the repository keeps its own).
 """
 from __future__ import annotations
 
@@ -44,9 +46,31 @@ def student_nb(body):
 
 
 def tiny_course(root):
-    """A course root holding the tiny assignment's source (no release: the grader makes one)."""
+    """A course root holding the tiny assignment's source and checks (no release: the grader
+    records the assignment itself)."""
     course = root / "course"
     copy_config(course)
     (course / "solutions" / A).mkdir(parents=True)
     nbformat.write(tiny_source(), course / "solutions" / A / f"{A}.ipynb")
+    (course / "grading" / "checks").mkdir(parents=True)
+    (course / "grading" / "checks" / f"{A}.py").write_text(CHECKS)
     return course
+
+
+# The grader-side checks of `tiny`: the course root's own grading/checks/tiny.py.
+CHECKS = '''"""Checks of the `tiny` test assignment."""
+from grading.checks import Checks, call
+
+checks = Checks()
+
+
+@checks("test_visible")
+def visible(p, rng):
+    p.equal("add(1, 2)", 3, call("add", 1, 2))
+
+
+@checks("test_hidden", hidden=True)
+def hidden(p, rng):
+    a, b = int(rng.integers(-50, 50)), int(rng.integers(1, 50))
+    p.equal("add of two integers", a + b, call("add", a, b))
+'''
