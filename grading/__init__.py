@@ -6,7 +6,7 @@
     judge     seed, probe cells in, verdicts out   checks/   the check author's API, one module per assignment
     probes    the probe cell and its report        executors where jobs run: local pool or Dask
     worker    one notebook in one sandboxed kernel sandbox   the sandbox's description; jail its launcher
-    limits    cgroups per sandbox                  outputs   what of a kernel's output is kept
+    cgroups   a cgroup per sandbox                 outputs   what of a kernel's output is kept
     runtime   datasets, Keras cache, start-up files state    resume key and store (file or PostgreSQL)
     feedback  feedback children                    report    grades.csv and index.html
     export    grades into an LMS                   budgets   default caps from measured times

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import feedback, judge, limits, runtime, state, steps
+from . import cgroups, feedback, judge, runtime, state, steps
 from .collect import Submission, collect
 from .course import REPO, Course, GradingError
 from .executors import executor_for
@@ -144,8 +144,8 @@ def _grade_batch(opts, course, store, subs, skipped) -> BatchResult:
                     store.add_problem(student, why)
                     result.log_lines.append(f"feedback for {student}: {why}")
             shutil.rmtree(work, ignore_errors=True)
-            limits.sweep(f"{os.getpid()}-")  # cgroups of workers that were killed
-            limits.sweep_stale()  # and of graders that were
+            cgroups.sweep(f"{os.getpid()}-")  # cgroups of workers that were killed
+            cgroups.sweep_stale()  # and of graders that were
     store.refresh()  # what other graders on the database finished meanwhile
     result.entries = dict(store.entries)
     return result

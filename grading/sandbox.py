@@ -39,7 +39,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from . import limits as _limits
+from . import cgroups as _cgroups
 from .runtime import DATA_MOUNT, REPO, grading_cache
 
 SANDBOX_UID = 65534  # nobody: the uid inside the sandbox, and the host uid when the grader is root
@@ -80,7 +80,7 @@ class SandboxSpec:
     env: dict = field(default_factory=dict)  # extra variables (COURSE_PROFILE; never the grading seed)
     sandbox: bool = True               # False only with --no-sandbox (trusted submissions)
     # "auto" (the default) is resolved by the worker when the kernel starts:
-    cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.limits.detect)
+    cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.cgroups.detect)
     tag: str = "auto"                  # names the cgroups (the grader's pid: it sweeps them)
     run_as: int | str | None = "auto"  # host uid of the sandbox: nobody when the grader is root
     matplotlib_cache: str | None = "auto"  # matplotlib's font list (bound read-only at /data/matplotlib)
@@ -106,7 +106,7 @@ def host_user() -> int | None:
 
 def describe_isolation(sandboxed: bool) -> str:
     """One line for the instructor: who the kernels run as, and which limits hold."""
-    kind, why = _limits.detect()
+    kind, why = _cgroups.detect()
     if not sandboxed:
         who = "kernels run WITHOUT a sandbox (--no-sandbox)"
     elif host_user() is not None:
@@ -266,7 +266,7 @@ def _rlimits(spec: SandboxSpec) -> dict:
         # Fallback for the process count: RLIMIT_NPROC counts every task of the host user, so
         # leave room for what that user already runs (and the other sandboxes of this batch).
         uid = spec.run_as if spec.run_as is not None else os.getuid()
-        n = _limits.tasks_of_uid(uid) + caps.processes
+        n = _cgroups.tasks_of_uid(uid) + caps.processes
         limits["RLIMIT_NPROC"] = (n, n)
     return limits
 
@@ -333,7 +333,7 @@ _STAGES: list = []   # staging folders (empty on the host: the binds live in the
 
 def resolve(spec: SandboxSpec) -> SandboxSpec:
     if spec.cgroup == "auto":
-        spec.cgroup = _limits.detect()[0]
+        spec.cgroup = _cgroups.detect()[0]
     if spec.run_as == "auto":
         spec.run_as = host_user()
     if spec.matplotlib_cache == "auto":
@@ -351,7 +351,7 @@ def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
     cgroup = None
     if spec.cgroup:
         caps = spec.caps
-        cgroup = _limits.SandboxCgroup.create(f"{spec.tag}-{os.getpid()}-{len(_CGROUPS)}",
+        cgroup = _cgroups.SandboxCgroup.create(f"{spec.tag}-{os.getpid()}-{len(_CGROUPS)}",
                                               memory_mb=caps.memory_mb, pids=caps.processes,
                                               cpus=max(1, caps.threads))
         _CGROUPS.append(cgroup)
@@ -442,6 +442,6 @@ def make_kernel_manager_class(spec: SandboxSpec):
 if __name__ == "__main__":  # python -m grading.sandbox: is a sandbox possible here?
     try:
         print("sandbox OK:", check_sandbox())
-        print("limits:", _limits.detect()[1])
+        print("limits:", _cgroups.detect()[1])
     except SandboxUnavailable as exc:
         sys.exit(f"error: {exc}")

@@ -315,7 +315,8 @@ def run_job(job: dict) -> dict:
     return result
 
 
-def limit_reasons(caught: dict, spec: SandboxSpec) -> list[str]:
+def cgroup_reasons(caught: dict, spec: SandboxSpec) -> list[str]:
+    """The caps the sandbox's cgroup enforced (it killed or refused a process)."""
     reasons = []
     if caught.get("oom_kills"):
         reasons.append(f"memory cap of the sandbox ({spec.caps.memory_mb} MB, all its processes "
@@ -335,7 +336,7 @@ def main(argv: list[str]) -> int:
     finally:
         caught = _sandbox.release_all()  # the sandbox's cgroup: what is left in it dies
         shutil.rmtree(job["sandbox"]["conn_dir"], ignore_errors=True)
-    result.setdefault("reasons", []).extend(limit_reasons(caught, SandboxSpec.from_json(job["sandbox"])))
+    result.setdefault("reasons", []).extend(cgroup_reasons(caught, SandboxSpec.from_json(job["sandbox"])))
     tmp = job["result"] + ".tmp"
     Path(tmp).write_text(json.dumps(result))
     os.replace(tmp, job["result"])

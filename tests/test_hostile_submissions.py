@@ -237,13 +237,13 @@ def test_report(hostile_batch):
 
 # ------------------------------------------------------------- limits, seen from inside a sandbox
 def _sandbox_spec(tmp_path, **caps):
-    from grading import limits
+    from grading import cgroups
     from grading.sandbox import Caps, SandboxSpec, host_user
     os.chmod(tmp_path, 0o755)
     return SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None, keras_seed=None,
                        ipythondir=str(tmp_path / "ipython"), scratch=str(tmp_path / "job" / "scratch"),
                        conn_dir=str(tmp_path / "conn"), caps=Caps(**caps), run_as=host_user(),
-                       cgroup=limits.detect()[0], tag=f"test{os.getpid()}")
+                       cgroup=cgroups.detect()[0], tag=f"test{os.getpid()}")
 
 
 INSIDE = r'''

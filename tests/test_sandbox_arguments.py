@@ -1,11 +1,11 @@
-"""How a sandbox is described to bwrap, rlimits and cgroups (grading/sandbox.py, grading/limits.py),
+"""How a sandbox is described to bwrap, rlimits and cgroups (grading/sandbox.py, grading/cgroups.py),
 checked on the arguments alone: nothing is started."""
 import os
 import sys
 
 import pytest
 
-from grading import limits, sandbox
+from grading import cgroups, sandbox
 from grading.sandbox import DATA_MOUNT, Caps, SandboxSpec
 
 
@@ -58,10 +58,10 @@ def test_cgroup2_is_written_from_the_caps(tmp_path, monkeypatch):
     (root / "cgroup.controllers").write_text("cpu memory pids")
     (root / "grader" / "cgroup.controllers").write_text("cpu memory pids")
     (root / "grader" / "cgroup.subtree_control").write_text("cpu memory pids")
-    monkeypatch.setattr(limits, "CGROUP_ROOT", root)
-    monkeypatch.setattr(limits, "_own_path", lambda controller: "/grader")
-    cg = limits.SandboxCgroup.create("x", memory_mb=64, pids=8, cpus=1.5)
-    folder = root / "grader" / f"{limits.PREFIX}x"
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", root)
+    monkeypatch.setattr(cgroups, "_own_path", lambda controller: "/grader")
+    cg = cgroups.SandboxCgroup.create("x", memory_mb=64, pids=8, cpus=1.5)
+    folder = root / "grader" / f"{cgroups.PREFIX}x"
     assert cg.kind == "cgroup2" and cg.dirs == [folder]
     assert (folder / "memory.max").read_text() == str(64 << 20)
     assert (folder / "pids.max").read_text() == "8"

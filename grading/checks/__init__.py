@@ -62,7 +62,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes import probe_source
-from ..runtime import datasets_dir, grading_cache  # reference data a check may read
+from ..runtime import datasets_dir, grading_cache  # noqa: F401 (for checks that read reference data)
 
 BUILTIN_ERRORS = {name for name in dir(builtins)
                   if isinstance(getattr(builtins, name), type)

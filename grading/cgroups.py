@@ -1,4 +1,4 @@
-"""Per-sandbox limits: a cgroup per sandbox (memory, pids, CPU), or per-process rlimits.
+"""A cgroup per sandbox (memory, pids, CPU), where the machine lets the grader make one.
 
 `detect()` says which mechanism this machine offers to this process:
 
@@ -65,18 +65,18 @@ def _v1_bases() -> dict | None:
 
 def detect() -> tuple[str | None, str]:
     """(mechanism, why): "cgroup2" / "cgroup1" when a test cgroup can be made here, else None."""
-    probe = None
+    trial = None
     try:
-        probe = SandboxCgroup.create(f"probe-{os.getpid()}", memory_mb=64, pids=8, cpus=1)
-        kind = probe.kind
+        trial = SandboxCgroup.create(f"selftest-{os.getpid()}", memory_mb=64, pids=8, cpus=1)
+        kind = trial.kind
         return kind, f"{kind}: memory, pids and CPU limited per sandbox"
     except (OSError, LookupError, ValueError) as exc:
         return None, (f"no writable cgroup ({type(exc).__name__}: {exc}); per-process rlimits only "
                       "(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC): the memory of several processes of one "
                       "sandbox can add up past the cap")
     finally:
-        if probe is not None:
-            probe.remove()
+        if trial is not None:
+            trial.remove()
 
 
 class SandboxCgroup:
