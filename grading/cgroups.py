@@ -79,6 +79,19 @@ def detect() -> tuple[str | None, str]:
             trial.remove()
 
 
+def _counter(path: Path, key: str) -> int:
+    """The value of `key` in a cgroup's "key value" lines (0 when the file or the key is missing)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
+
+
 class SandboxCgroup:
     """One sandbox's cgroup (v2: one folder; v1: one folder per controller)."""
 
@@ -139,30 +152,14 @@ class SandboxCgroup:
         return [str(d / "cgroup.procs") for d in self.dirs]
 
     def oom_kills(self) -> int:
-        try:
-            if self.kind == "cgroup2":
-                text = (self.dirs[0] / "memory.events").read_text()
-            else:
-                text = (self._dir("memory") / "memory.oom_control").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        """How many processes the sandbox's memory cap killed."""
+        if self.kind == "cgroup2":
+            return _counter(self.dirs[0] / "memory.events", "oom_kill")
+        return _counter(self._dir("memory") / "memory.oom_control", "oom_kill")
 
     def pids_refused(self) -> int:
         """How often a fork was refused at pids.max."""
-        try:
-            text = (self._dir("pids") / "pids.events").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "max":
-                return int(value)
-        return 0
+        return _counter(self._dir("pids") / "pids.events", "max")
 
     def kill_all(self) -> None:
         if self.kind == "cgroup2" and (self.dirs[0] / "cgroup.kill").exists():

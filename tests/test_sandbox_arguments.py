@@ -71,3 +71,14 @@ def test_cgroup2_is_written_from_the_caps(tmp_path, monkeypatch):
         (folder / name).unlink()
     cg.remove()
     assert not folder.exists()
+
+
+def test_what_a_cgroup_caught_is_read_from_its_counters(tmp_path):
+    folder = tmp_path / "cg"
+    folder.mkdir()
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n")
+    (folder / "pids.events").write_text("max 5\n")
+    cg = cgroups.SandboxCgroup("cgroup2", [folder])
+    assert (cg.oom_kills(), cg.pids_refused()) == (2, 5)
+    (folder / "memory.events").unlink()
+    assert cg.oom_kills() == 0
