@@ -10,7 +10,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:  # makes grading.feedback importable for GenerateFeedback
+if HERE not in sys.path:  # makes grading.hidden_tests importable for GenerateFeedback
     sys.path.insert(0, HERE)
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
@@ -47,7 +47,7 @@ c.IgnorePattern.pattern = (
 # Feedback: no hidden test code, no tracebacks that quote it, no live HTML from student output.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "grading.feedback.StripHiddenTests",
+    "grading.hidden_tests.StripHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.HTMLExporter.sanitize_html = True

@@ -1,4 +1,4 @@
-"""Command line of `python -m grading`.
+"""The command line of `python -m grading`: options in, the batch run, its summary printed.
 
     python -m grading schedules submissions.zip --workers 2
     python -m grading schedules downloads/ --regex '(?P<student>[^_/]+)_assignsubmission'
@@ -14,10 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import budgets
-from .batch import REPO, Batch, GradingError, Options
+from . import batch, budgets, report
+from .batch import BatchResult, Options
 from .collect import SubmissionError
-from .sandbox import Caps, SandboxUnavailable
+from .course import REPO, GradingError, load_config
+from .sandbox import Caps, SandboxUnavailable, check_sandbox, describe_isolation
 
 
 def parse_args(argv=None) -> Options:
@@ -45,7 +46,8 @@ def parse_args(argv=None) -> Options:
     p.add_argument("--threads", type=int, default=d.threads, help="OMP/TF threads per kernel")
     p.add_argument("--datasets", type=Path, default=None,
                    help="offline datasets (default: $COURSE_DATASETS or ../shared/datasets)")
-    p.add_argument("--seed", default=None, help="COURSE_GRADING_SEED for the hidden tests")
+    p.add_argument("--seed", default=None, help="seed of the hidden tests' parameters "
+                                                "(default: $COURSE_GRADING_SEED, else a secret kept in autograded/)")
     p.add_argument("--profile", default="quick", help="COURSE_PROFILE in the kernels (default quick)")
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
@@ -57,7 +59,7 @@ def parse_args(argv=None) -> Options:
                    help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
     a = p.parse_args(argv)
     env = {"COURSE_PROFILE": a.profile}
-    seed = a.seed or os.environ.get("COURSE_GRADING_SEED")  # kept by the grader (see Batch.kernel_env)
+    seed = a.seed or os.environ.get("COURSE_GRADING_SEED")  # read here only; used by grading.judge
     measured = budgets.defaults(a.assignment)  # multiples of the reference's measured time
     caps = Caps(cell_seconds=a.cell_seconds or (measured[0] if measured else 0),
                 wall_seconds=a.wall_seconds or (measured[1] if measured else d.wall_seconds),
@@ -87,38 +89,52 @@ def main(argv=None) -> int:
             raise GradingError(f"submissions not found: {opts.submissions}")
         if not (Path(opts.course_root) / "nbgrader_config.py").exists():
             raise GradingError(f"no nbgrader_config.py in {opts.course_root} (see --course-root)")
-        batch = Batch(opts)
-        if not opts.caps.cell_seconds:
-            opts.caps.cell_seconds = int(batch.cfg.Execute.get("timeout", 300) or 300)
-        summary = batch.run()
+        if not opts.caps.cell_seconds:  # an assignment never measured: nbgrader's per-cell timeout
+            opts.caps.cell_seconds = execute_timeout(Path(opts.course_root))
+        if opts.sandbox:
+            check_sandbox()
+        print(describe_isolation(opts.sandbox), flush=True)
+        result = batch.run(opts)
     except (GradingError, SubmissionError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_summary(batch, summary)
+    index = write_report(result) if opts.report else None
+    print_summary(result, index)
     return 0
 
 
-def print_summary(batch: Batch, summary: dict) -> None:
-    state = batch.state
-    graded = summary["graded"]
-    print(f"{summary['assignment']}: {summary['students']} students, {len(graded)} graded now, "
-          f"{len(summary['skipped_unchanged'])} unchanged since last run (skipped)")
-    if summary.get("other_grader"):
-        print(f"  {len(summary['other_grader'])} taken by another grader on this database: "
-              + ", ".join(summary["other_grader"]))
-    for line in summary["skipped_files"]:
+def execute_timeout(course_root: Path) -> int:
+    """`Execute.timeout` of the course's nbgrader_config.py (300 s when it sets none)."""
+    return int(load_config(course_root.resolve(), None).Execute.get("timeout", 300) or 300)
+
+
+def write_report(result: BatchResult) -> Path:
+    course = result.course
+    students = sorted(set(result.entries) | set(result.students))
+    return report.write_report(course.report_dir, result.assignment, result.entries,
+                               course.cell_scores(students))
+
+
+def print_summary(result: BatchResult, index: Path | None = None) -> None:
+    entries, graded = result.entries, result.graded
+    print(f"{result.assignment}: {len(result.students)} students, {len(graded)} graded now, "
+          f"{len(result.unchanged)} unchanged since last run (skipped)")
+    if result.other_grader:
+        print(f"  {len(result.other_grader)} taken by another grader on this database: "
+              + ", ".join(result.other_grader))
+    for line in result.skipped_files:
         print(f"  skipped file: {line}")
-    everyone = [s for s in summary.get("students_ids", graded) if s in state]
-    bad = [s for s in everyone if state[s]["status"] != "ok" or state[s]["problems"]]
+    bad = [s for s in result.students if s in entries
+           and (entries[s]["status"] != "ok" or entries[s]["problems"])]
     if bad:
         print(f"Not graded fully ({len(bad)}):")
         for s in sorted(bad):
-            e = state[s]
+            e = entries[s]
             print(f"  {s}: {e['status']}, {e['score']:g}/{e['max_score']:g}: "
                   + "; ".join(e["problems"] or ["-"]))
     else:
         print("Every submission was graded fully.")
-    if summary.get("report"):
-        print(f"Report: {summary['report']}")
-    for line in batch.log_lines:
+    if index is not None:
+        print(f"Report: {index}")
+    for line in result.log_lines:
         print(line, file=sys.stderr)

@@ -142,7 +142,7 @@ def collect(path: Path, notebooks: list[str], regex: str | None = None):
     skipped: list[str] = []
     candidates: dict[str, list] = {}
     for entry in _entries(path):
-        rel, size, read = entry.rel, entry.size, entry.read
+        rel = entry.rel
         if any(p in IGNORED_PARTS or p.startswith(".") for p in rel.parts):
             continue
         nb_hint = None
@@ -164,41 +164,40 @@ def collect(path: Path, notebooks: list[str], regex: str | None = None):
         if not student or not STUDENT_ID.match(student):
             skipped.append(f"{shown(rel)}: not a valid student id ({shown(repr(student))})")
             continue
-        if entry.problem:
-            subs.setdefault(student, Submission(student)).problems.append(entry.problem)
-            subs[student].others.append(shown(rel.name))
-            continue
         sub = subs.setdefault(student, Submission(student))
-        if not rel.name.lower().endswith(".ipynb"):
+        if entry.problem:
+            sub.problems.append(entry.problem)
+        if entry.problem or not rel.name.lower().endswith(".ipynb"):
             sub.others.append(shown(rel.name))
             continue
-        candidates.setdefault(student, []).append((rel, size, read, nb_hint))
+        candidates.setdefault(student, []).append((entry, nb_hint))
     for student, items in candidates.items():
-        sub = subs[student]
-        for rel, size, read, nb_hint in sorted(items, key=lambda it: str(it[0])):
-            nb_id = _match_notebook(nb_hint or rel.name, notebooks)
-            if nb_id is None:
-                sub.others.append(shown(rel.name))
-                continue
-            if nb_id in sub.files:
-                # Two candidates for one notebook: an exact name wins, else the first one.
-                if clean_name(rel.name) == nb_id and rel.name != sub.names[nb_id]:
-                    sub.problems.append(f"several notebooks for {nb_id}; used {shown(rel.name)}")
-                else:
-                    sub.problems.append(f"several notebooks for {nb_id}; ignored {shown(rel.name)}")
-                    continue
-            if size > MAX_NOTEBOOK_BYTES:
-                sub.files[nb_id] = None
-                sub.problems.append(f"{shown(rel.name)} is larger than {MAX_NOTEBOOK_BYTES} bytes")
-            else:
-                data = read()
-                if len(data) > MAX_NOTEBOOK_BYTES:  # grew since it was listed, or a lying header
-                    sub.files[nb_id] = None
-                    sub.problems.append(f"{shown(rel.name)} is larger than {MAX_NOTEBOOK_BYTES} bytes")
-                else:
-                    sub.files[nb_id] = data
-            sub.names[nb_id] = shown(rel.name)
+        for entry, nb_hint in sorted(items, key=lambda it: str(it[0].rel)):
+            _take(subs[student], entry, nb_hint, notebooks)
     return subs, skipped
+
+
+def _take(sub: Submission, entry: Entry, nb_hint: str | None, notebooks: list[str]) -> None:
+    """One candidate file into the submission, as the notebook its name matches (or not)."""
+    rel = entry.rel
+    nb_id = _match_notebook(nb_hint or rel.name, notebooks)
+    if nb_id is None:
+        sub.others.append(shown(rel.name))
+        return
+    if nb_id in sub.files:
+        # Two candidates for one notebook: an exact name wins, else the first one.
+        if clean_name(rel.name) == nb_id and rel.name != sub.names[nb_id]:
+            sub.problems.append(f"several notebooks for {nb_id}; used {shown(rel.name)}")
+        else:
+            sub.problems.append(f"several notebooks for {nb_id}; ignored {shown(rel.name)}")
+            return
+    data = entry.read() if entry.size <= MAX_NOTEBOOK_BYTES else None
+    if data is None or len(data) > MAX_NOTEBOOK_BYTES:  # a lying header, or grown since it was listed
+        sub.files[nb_id] = None
+        sub.problems.append(f"{shown(rel.name)} is larger than {MAX_NOTEBOOK_BYTES} bytes")
+    else:
+        sub.files[nb_id] = data
+    sub.names[nb_id] = shown(rel.name)
 
 
 def _match_notebook(filename: str, notebooks: list[str]) -> str | None:

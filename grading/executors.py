@@ -1,6 +1,6 @@
 """Where the sandboxed executions run: this machine's pool (default) or a Dask cluster.
 
-`executor_for(opts, run_worker, runtime)` gives a function that takes the prepared jobs, an
+`executor_for(workers, cluster, runtime)` gives a function that takes the prepared jobs, an
 iterable of `((student, notebook), job folder)` pairs, each folder holding the sanitized
 `in.ipynb` and `job.json` that batch.py wrote, and yields `((student, notebook), result)` once
 per job, as the jobs finish, with the executed notebook at `job folder/out.ipynb` when there is
@@ -9,61 +9,113 @@ grader sanitizes the next submissions while the first ones run, and the results 
 are handed out between two jobs. The grading process reads them and stays the only writer of
 the gradebook, whichever executor ran the job.
 
-- Local (no --cluster): a thread pool of `opts.workers` threads, each running `run_worker` (batch.py's
-  `python -m grading.worker` subprocess) on a job folder. Nothing to start.
+- Local (no --cluster): a thread pool of `workers` threads, each running `run_worker` (one
+  `python -m grading.worker` process) on a job folder. Nothing to start.
 - Dask (`--cluster tcp://HOST:8786`): each job travels as data (the job settings, the sanitized
   notebook, the IPython start-up files) to a worker of a running Dask cluster; there
   `run_remote_job` writes it into a private temp folder, remaps the machine-specific paths (Python,
-  venv, datasets, seeded Keras cache) to the worker's own, runs the same `grading.worker`
-  subprocess in the same sandbox with the same caps, and returns the executed notebook and the
-  result as data. When a worker is lost, the scheduler runs its tasks again on another worker
-  (Dask's `allowed-failures`); each task's result still reaches the grader once.
+  venv, datasets, seeded Keras cache) to the worker's own, runs the same `run_worker` in the same
+  sandbox with the same caps, and returns the executed notebook and the result as data. When a
+  worker is lost, the scheduler runs its tasks again on another worker (Dask's
+  `allowed-failures`); each task's result still reaches the grader once.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import functools
 import json
 import os
 import queue
+import resource
+import secrets
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
-import types
+import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from . import runtime
+from .course import GradingError
+
 CONNECT_SECONDS = 30
+WORKER_MEMORY_MB = 4096  # the worker's own address space (soft: its kernel's limits are set apart)
+WORKER_GRACE_SECONDS = 120  # beyond the wall cap: the worker's own start and clean-up
 
 
+# --------------------------------------------------------------------- the worker process
+def _worker_limits():
+    """In the worker, before it starts: it dies with the grader (then bwrap --die-with-parent
+    takes the kernel down), and its address space is capped."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_MB << 20, resource.RLIM_INFINITY))
+
+
+def run_worker(job_dir: Path, wall_seconds: float) -> dict:
+    """Run `python -m grading.worker` on a job folder; its result.json, or why there is none."""
+    job_dir = Path(job_dir)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(runtime.REPO),
+           "HOME": str(job_dir), "LANG": "C.UTF-8", "JUPYTER_PLATFORM_DIRS": "1",
+           "JUPYTER_DATA_DIR": str(job_dir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(job_dir / "jupyter"),
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    limit = wall_seconds + WORKER_GRACE_SECONDS
+    start = time.monotonic()
+    with open(job_dir / "worker.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "grading.worker", str(job_dir / "job.json")],
+                                cwd=str(runtime.REPO), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=_worker_limits)
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return {"status": "timeout", "reasons": [f"worker killed after {limit} s"],
+                    "seconds": time.monotonic() - start}
+    try:
+        return json.loads((job_dir / "result.json").read_text())
+    except Exception:
+        tail = (job_dir / "worker.log").read_bytes()[-600:].decode("utf-8", "replace")
+        return {"status": "error", "reasons": [f"worker exited with {proc.returncode}: {tail.strip()[-300:]}"]}
+
+
+def _run_job_folder(job_dir: Path) -> dict:
+    """run_worker with the wall cap the job itself carries."""
+    caps = json.loads((Path(job_dir) / "job.json").read_text())["sandbox"]["caps"]
+    return run_worker(job_dir, caps["wall_seconds"])
+
+
+# ----------------------------------------------------------------------------- executors
 @contextlib.contextmanager
-def executor_for(opts, run_worker, runtime: dict):
-    """The execute(jobs) function for these options (see the module's docstring)."""
-    cluster = getattr(opts, "cluster", None)
+def executor_for(workers: int, cluster: str | None, batch_runtime: dict):
+    """The execute(jobs) function (see the module's docstring)."""
     if not cluster:
-        with cf.ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-            yield functools.partial(_execute_locally, pool, run_worker)
+        with cf.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            yield functools.partial(_execute_locally, pool)
         return
     from distributed import Client
-    from .batch import GradingError
     try:
         client = Client(cluster, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise GradingError(f"cannot reach the Dask scheduler at {cluster}: {exc}") from None
     try:
-        yield functools.partial(_execute_on_dask, client, startup_files(runtime["ipythondir"]),
-                                runtime["datasets"] is not None)
+        yield functools.partial(_execute_on_dask, client, secrets.token_hex(8),
+                                runtime.startup_files(batch_runtime["ipythondir"]),
+                                batch_runtime["datasets"] is not None)
     finally:
         client.close()
 
 
-# ---------------------------------------------------------------------------------- local
-def _execute_locally(pool, run_worker, jobs):
+def _execute_locally(pool, jobs):
     done: queue.Queue = queue.Queue()
     futures = {}
-    for key, jdir in jobs:  # the caller prepares each job while the earlier ones run
-        fut = pool.submit(run_worker, jdir)
+    for key, job_dir in jobs:  # the caller prepares each job while the earlier ones run
+        fut = pool.submit(_run_job_folder, job_dir)
         futures[fut] = key
         fut.add_done_callback(done.put)
         while not done.empty():
@@ -74,25 +126,17 @@ def _execute_locally(pool, run_worker, jobs):
         yield futures.pop(fut), fut.result()
 
 
-# ----------------------------------------------------------------------------------- Dask
-def startup_files(ipythondir: str) -> dict[str, str]:
-    """The IPython start-up files (offline datasets, Colab look-alike, test guard) as data."""
-    root = Path(ipythondir)
-    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _execute_on_dask(client, startup: dict, need_datasets: bool, jobs):
+def _execute_on_dask(client, run_tag: str, startup: dict, need_datasets: bool, jobs):
     from distributed import as_completed
     futures = {}
     finished = as_completed(loop=client.loop)  # not Dask's default client: ours
-    for key, jdir in jobs:
-        payload = {"job": json.loads((Path(jdir) / "job.json").read_text()),
-                   "notebook": (Path(jdir) / "in.ipynb").read_text(),
+    for key, job_dir in jobs:
+        payload = {"job": json.loads((Path(job_dir) / "job.json").read_text()),
+                   "notebook": (Path(job_dir) / "in.ipynb").read_text(),
                    "startup": startup, "need_datasets": need_datasets}
         # An explicit, unique task key: Dask must never merge two students' identical notebooks.
-        task = f"grade-{payload['job']['token']}-{key[0]}-{key[1]}"
-        fut = client.submit(run_remote_job, payload, key=task, pure=False)
-        futures[fut.key] = (key, jdir)
+        fut = client.submit(run_remote_job, payload, key=f"grade-{run_tag}-{key[0]}-{key[1]}", pure=False)
+        futures[fut.key] = (key, job_dir)
         finished.add(fut)
         while finished.has_ready():
             yield _dask_answer(next(finished), futures)
@@ -102,7 +146,7 @@ def _execute_on_dask(client, startup: dict, need_datasets: bool, jobs):
 
 def _dask_answer(fut, futures: dict):
     """((student, notebook), result) of a finished task; its executed notebook into the job folder."""
-    key, jdir = futures.pop(fut.key)
+    key, job_dir = futures.pop(fut.key)
     try:
         answer = fut.result()
     except Exception as exc:  # e.g. KilledWorker: the task killed `allowed-failures` workers
@@ -110,66 +154,39 @@ def _dask_answer(fut, futures: dict):
                              "reasons": [f"cluster could not run it: {type(exc).__name__}: {exc}"[:300]]},
                   "executed": None}
     if answer.get("executed") is not None:
-        out = Path(jdir) / "out.ipynb"
+        out = Path(job_dir) / "out.ipynb"
         tmp = out.with_suffix(".tmp")
         tmp.write_text(answer["executed"])
         os.replace(tmp, out)
     return key, answer["result"]
 
 
-def worker_datasets() -> Path:
-    """The datasets on this worker: $COURSE_DATASETS, or ../shared/datasets beside the code."""
-    env = os.environ.get("COURSE_DATASETS")
-    return Path(env if env else REPO.parent / "shared" / "datasets").resolve()
-
-
-@functools.lru_cache(maxsize=None)
-def worker_keras_seed(datasets: str) -> str:
-    """Seed this worker's Keras cache from its datasets once per worker process."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    import kernel_env  # the same offline set-up as batch.prepare_runtime
-    from .sandbox import grading_cache
-    seed = grading_cache() / "keras_home"
-    kernel_env.seed_cache(Path(datasets), seed)
-    return str(seed)
-
-
 def run_remote_job(payload: dict) -> dict:
     """Runs on a Dask worker: one job, in a private temp folder; returns what came out, as data."""
-    from .batch import Batch
-    from .sandbox import Caps
     tmp = Path(tempfile.mkdtemp(prefix="grading-dask-"))
     try:
         os.chmod(tmp, 0o755)  # the sandbox's uid reads the start-up files below
-        for rel, text in payload["startup"].items():
-            path = tmp / "ipython" / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        for p in [tmp / "ipython", *(tmp / "ipython").rglob("*")]:
-            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        runtime.unpack_startup(payload["startup"], tmp / "ipython")
         spec = dict(payload["job"]["sandbox"])
         if payload["need_datasets"]:
-            datasets = worker_datasets()
-            if not (datasets / "seed_keras_cache.py").exists():
+            datasets = runtime.datasets_dir()
+            if not runtime.has_datasets(datasets):
                 return {"result": {"status": "error", "reasons": [
                     f"Dask worker {os.uname().nodename} has no datasets at {datasets} "
                     "(set COURSE_DATASETS for the worker)"]}, "executed": None}
-            spec.update(datasets=str(datasets), keras_seed=worker_keras_seed(str(datasets)))
-        jdir = tmp / "job"
-        (jdir / "scratch").mkdir(parents=True)
+            spec.update(datasets=str(datasets), keras_seed=runtime.keras_seed(str(datasets)))
+        job_dir = tmp / "job"
+        (job_dir / "scratch").mkdir(parents=True)
         conn = tmp / "c"  # short: Unix socket paths are limited to ~107 bytes
         conn.mkdir(mode=0o700)
         spec.update(python_prefix=sys.base_prefix, venv=sys.prefix, ipythondir=str(tmp / "ipython"),
-                    scratch=str(jdir / "scratch"), conn_dir=str(conn))
-        (jdir / "in.ipynb").write_text(payload["notebook"])
-        job = dict(payload["job"], input=str(jdir / "in.ipynb"), output=str(jdir / "out.ipynb"),
-                   result=str(jdir / "result.json"), sandbox=spec)
-        (jdir / "job.json").write_text(json.dumps(job))
-        # batch.py's own launcher, so the worker process, its caps and its timeouts are exactly
-        # the local ones; it only reads the caps from the Batch it is given.
-        host = types.SimpleNamespace(opts=types.SimpleNamespace(caps=Caps(**spec.get("caps", {}))))
-        result = Batch._run_worker(host, jdir)
-        out = jdir / "out.ipynb"
+                    scratch=str(job_dir / "scratch"), conn_dir=str(conn))
+        (job_dir / "in.ipynb").write_text(payload["notebook"])
+        job = dict(payload["job"], input=str(job_dir / "in.ipynb"), output=str(job_dir / "out.ipynb"),
+                   result=str(job_dir / "result.json"), sandbox=spec)
+        (job_dir / "job.json").write_text(json.dumps(job))
+        result = run_worker(job_dir, spec["caps"]["wall_seconds"])
+        out = job_dir / "out.ipynb"
         return {"result": result, "executed": out.read_text() if out.exists() else None}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,5 +1,7 @@
-"""Grades of one assignment, from the gradebook, as the file an LMS imports, and the students'
-feedback as the archive its bulk feedback upload takes.
+"""Grades and feedback of one assignment, from the gradebook into the files an LMS imports.
+
+The grades as the CSV file of the LMS's grade import, the students' feedback as the archive its
+bulk feedback upload takes:
 
     python -m grading export schedules --format canvas --roster roster.csv --column 'Schedules (4711)' \\
         -o canvas.csv --submissions canvas-download.zip --regex '^[^_]+_(?:LATE_)?(?P<student>\\d+)_\\d+_'
@@ -35,16 +37,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from . import spreadsheet
+from . import spreadsheet, state
 from .spreadsheet import Roster, RosterError, UnsafeValue
 
 FORMATS = ("canvas", "moodle", "csv")
 CANVAS_IDS = ("canvas_id", "sis_user_id", "sis_login_id")  # Canvas matches a row on any of them
 MOODLE_IDS = ("email", "idnumber", "username")
-# The grader's statuses (grading/state.py) that are a grade: graded, or graded with problems of
-# the student's own making. Anything else (timeout, kernel_died, error, not_graded, claimed,
+# The grader's statuses that are a grade: graded, or graded with problems of the student's own
+# making (those a rerun keeps). Anything else (timeout, kernel_died, error, not_graded, claimed,
 # released, a status added later) is not, until the student is graded again.
-FINAL = ("ok", "graded_with_problems")
+FINAL = state.DONE
 CANVAS_COLUMN = re.compile(r".*\(\s*\d+\s*\)\s*")  # "Schedules (4711)": Canvas's assignment id
 
 
@@ -106,17 +108,17 @@ def read_grades(db_url: str, course_id: str, assignment: str) -> tuple[list[Grad
 def read_states(db_url: str, course_id: str, assignment: str,
                 autograded_dir: Path | None = None) -> dict[str, dict] | None:
     """student -> {"status", "problems"} from the grader's resume state, read only (grading/state.py
-    writes it; this is its one reader here): the JSON file `autograded/.grading-state-ASSIGNMENT.json`
-    for a SQLite gradebook, else the table `grading_state` of the gradebook's database, where the
+    writes it; this is its one reader here): the JSON file `state.state_path` for a SQLite
+    gradebook, else the table `state.TABLE` of the gradebook's database, where the
     row's status column is the current one (`claimed` while a grader holds it). None when the
     assignment has no state (never graded by `python -m grading`)."""
     if not db_url.startswith("sqlite"):
         import sqlalchemy as sa
         engine = sa.create_engine(db_url)
         try:
-            if not sa.inspect(engine).has_table("grading_state"):
+            if not sa.inspect(engine).has_table(state.TABLE):
                 return None
-            t = sa.Table("grading_state", sa.MetaData(), autoload_with=engine)
+            t = sa.Table(state.TABLE, sa.MetaData(), autoload_with=engine)
             with engine.connect() as conn:
                 rows = conn.execute(sa.select(t.c.student, t.c.status, t.c.owner, t.c.entry).where(
                     (t.c.course == course_id) & (t.c.assignment == assignment))).all()
@@ -131,7 +133,7 @@ def read_states(db_url: str, course_id: str, assignment: str,
         return states
     if autograded_dir is None:  # nbgrader's default layout: autograded/ beside gradebook.db
         autograded_dir = Path(db_url[len("sqlite:///"):]).parent / "autograded"
-    path = Path(autograded_dir) / f".grading-state-{assignment}.json"
+    path = state.state_path(autograded_dir, assignment)
     if not path.exists():
         return None
     try:
@@ -471,8 +473,8 @@ def write_feedback_archive(fmt: str, students: list[str], feedback_dir_of, downl
 
 
 # ------------------------------------------------------------------------------ command
-def main(argv=None) -> int:
-    from .batch import REPO, GradingError, load_config
+def parser() -> argparse.ArgumentParser:
+    from .course import REPO
     p = argparse.ArgumentParser(prog="python -m grading export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("assignment", help="assignment id")
@@ -500,32 +502,47 @@ def main(argv=None) -> int:
     p.add_argument("--course-root", type=Path, default=REPO,
                    help="folder with nbgrader_config.py (default: the repository)")
     p.add_argument("--db-url", help="gradebook URL (default: the course's, sqlite:///.../gradebook.db)")
-    a = p.parse_args(argv)
-    try:
-        from nbgrader.coursedir import CourseDirectory
-        cd = CourseDirectory(config=load_config(Path(a.course_root).resolve(), a.db_url))
-        root = Path(cd.root)
+    return p
 
-        def under_root(folder: str) -> Path:
-            return Path(folder) if Path(folder).is_absolute() else root / folder
-        done = build(cd.db_url, cd.course_id, a.assignment, a.format, a.roster, a.column, a.moodle_id,
-                     a.allow_missing, trust_gradebook=a.trust_gradebook,
-                     autograded_dir=under_root(cd.autograded_directory), roster_encoding=a.roster_encoding)
-        archive = None
-        if a.format != "csv" and a.submissions:
-            download = read_download(a.submissions, a.format, a.regex)
-            out = a.feedback_zip or (a.output.with_name(a.output.stem + "-feedback.zip") if a.output
-                                     else Path(f"{a.assignment}-{a.format}-feedback.zip"))
-            archive = out, *write_feedback_archive(
-                a.format, [g.student_id for g in done.grades],
-                lambda s: Path(cd.format_path(cd.feedback_directory, s, a.assignment)),
-                download, done.roster, out)
-        if a.output:
-            bom = a.bom if a.bom is not None else a.format == "csv"
-            spreadsheet.write_csv(a.output, done.text, bom=bom)
-    except (ExportError, GradingError, OSError, re.error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+def course_directory(a: argparse.Namespace):
+    """nbgrader's view of the course root (gradebook URL, course id, folders)."""
+    from nbgrader.coursedir import CourseDirectory
+    from .course import load_config
+    return CourseDirectory(config=load_config(Path(a.course_root).resolve(), a.db_url))
+
+
+def feedback_archive(a: argparse.Namespace, cd, done: Export):
+    """(archive path, students in it, messages), or None without --submissions (or for csv)."""
+    if a.format == "csv" or not a.submissions:
+        return None
+    download = read_download(a.submissions, a.format, a.regex)
+    out = a.feedback_zip or (a.output.with_name(a.output.stem + "-feedback.zip") if a.output
+                             else Path(f"{a.assignment}-{a.format}-feedback.zip"))
+    return out, *write_feedback_archive(
+        a.format, [g.student_id for g in done.grades],
+        lambda s: Path(cd.format_path(cd.feedback_directory, s, a.assignment)),
+        download, done.roster, out)
+
+
+def write_files(a: argparse.Namespace) -> tuple[Export, tuple | None]:
+    """The grades file (-o) and the feedback archive, from the options."""
+    cd = course_directory(a)
+    autograded = Path(cd.autograded_directory)
+    if not autograded.is_absolute():
+        autograded = Path(cd.root) / autograded
+    done = build(cd.db_url, cd.course_id, a.assignment, a.format, a.roster, a.column, a.moodle_id,
+                 a.allow_missing, trust_gradebook=a.trust_gradebook, autograded_dir=autograded,
+                 roster_encoding=a.roster_encoding)
+    archive = feedback_archive(a, cd, done)
+    if a.output:
+        bom = a.bom if a.bom is not None else a.format == "csv"
+        spreadsheet.write_csv(a.output, done.text, bom=bom)
+    return done, archive
+
+
+def say_what_was_written(a: argparse.Namespace, done: Export, archive: tuple | None) -> None:
+    """The grades to stdout without -o; on stderr the messages and what went where."""
     for line in done.messages:
         print(line, file=sys.stderr)
     if a.output:
@@ -542,4 +559,15 @@ def main(argv=None) -> int:
     elif a.format != "csv":
         print(f"no feedback archive: pass --submissions with the {a.format.capitalize()} download that "
               "was graded (and its --regex) to write one", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    from .course import GradingError
+    a = parser().parse_args(argv)
+    try:
+        done, archive = write_files(a)
+    except (ExportError, GradingError, OSError, re.error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    say_what_was_written(a, done, archive)
     return 0

@@ -1,6 +1,6 @@
 """Reading a submitted notebook without trusting it: every problem is the student's, never the batch's.
 
-`read_submission(raw, max_cells)` returns a notebook (nbformat v4) with well-formed nbgrader
+`read_submission(raw, max_cells, known)` returns a notebook (nbformat v4) with well-formed nbgrader
 metadata, and the problems found, or raises `Rejected` with the reason the student will read:
 
 - not UTF-8, not JSON, JSON nested deeper than `MAX_DEPTH`, not a notebook, more cells than
@@ -8,9 +8,16 @@ metadata, and the problems found, or raises `Rejected` with the reason the stude
 - nbgrader metadata of the wrong type or shape on a cell (a list as `grade_id`, a string as
   `points`, a grade cell without `grade_id`, ...): that cell's nbgrader metadata is removed (the
   instructor's cells are then put back by OverwriteCells as if deleted) and the problem reported;
-- a `grade_id` used by several cells (a copied cell): reported; the first keeps it, the others
-  lose their nbgrader metadata (nbgrader's own DeduplicateIds would leave empty metadata that
-  makes OverwriteCells fail); a `grade_id` the assignment does not have: removed, reported.
+- a `grade_id` the assignment does not have: removed, reported;
+- a `grade_id` used by several cells (a copied cell): reported, not punished. The LAST copy keeps
+  it and the earlier copies become ordinary cells, which still run. So a student who pastes a
+  test cell above the answer to try it early keeps the answer, and the test cell graded is the
+  one that follows it; a student who pastes an answer cell and edits the copy is graded on the
+  copy, the definition the kernel holds last. nbgrader's DeduplicateIds keeps the last copy
+  too, but leaves the others with empty metadata that makes OverwriteCells fail.
+
+`keep_known_metadata(nb)` drops what nbgrader does not need from the notebook's and the cells'
+metadata (Colab's, and anything a student wrote there).
 """
 from __future__ import annotations
 
@@ -67,8 +74,8 @@ def _valid_nbgrader(meta) -> str | None:
     return None
 
 
-def read_submission(raw: bytes, max_cells: int, known: set | None = None):
-    """(notebook, problems); raises Rejected. `known`: the grade_ids of the source notebook."""
+def _decode(raw: bytes | None):
+    """The submitted bytes as JSON data; raises Rejected."""
     if raw is None:
         raise Rejected("notebook missing or too large")
     if not raw.strip():
@@ -87,6 +94,12 @@ def read_submission(raw: bytes, max_cells: int, known: set | None = None):
         raise Rejected(f"corrupt notebook (JSON nested deeper than {MAX_DEPTH} levels)")
     if not isinstance(data, dict):
         raise Rejected("corrupt notebook (not a notebook: the top level is not an object)")
+    return text, data
+
+
+def _notebook(raw: bytes | None, max_cells: int):
+    """The submitted bytes as an nbformat v4 notebook of at most max_cells cells; raises Rejected."""
+    text, data = _decode(raw)
     cells = data.get("cells")
     if cells is None and isinstance(data.get("worksheets"), list):  # nbformat 3
         cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
@@ -95,16 +108,12 @@ def read_submission(raw: bytes, max_cells: int, known: set | None = None):
     if len(cells) > max_cells:
         raise Rejected(f"notebook has {len(cells)} cells, more than {max_cells} "
                        "(the limit is a multiple of the assignment's own)")
-    if not isinstance(data.get("metadata", {}), dict):
-        data["metadata"] = {}
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:
         raise Rejected(f"corrupt notebook (not valid notebook JSON: {type(exc).__name__})") from None
     if not isinstance(nb.get("cells"), list):
         raise Rejected("corrupt notebook (no cells)")
-    problems = []
-    seen: dict = {}
     for index, cell in enumerate(nb.cells):
         if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES:
             raise Rejected(f"corrupt notebook (cell {index} is not a code, markdown or raw cell)")
@@ -112,24 +121,50 @@ def read_submission(raw: bytes, max_cells: int, known: set | None = None):
             raise Rejected(f"corrupt notebook (cell {index} has no text source)")
         if not isinstance(cell.get("metadata", {}), dict):
             cell["metadata"] = nbformat.NotebookNode()
-        meta = cell.setdefault("metadata", nbformat.NotebookNode())
+        cell.setdefault("metadata", nbformat.NotebookNode())
+    return nb
+
+
+def read_submission(raw: bytes | None, max_cells: int, known: set | None = None):
+    """(notebook, problems); raises Rejected. `known`: the grade_ids of the source notebook."""
+    nb = _notebook(raw, max_cells)
+    problems: list[tuple[int, str]] = []   # (cell index, problem): reported in cell order
+    last: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata
         if "nbgrader" not in meta:
             continue
         wrong = _valid_nbgrader(meta["nbgrader"])
+        gid = None if wrong else meta["nbgrader"]["grade_id"]
         if wrong:
-            del meta["nbgrader"]
-            problems.append(f"malformed nbgrader metadata in cell {index} ({wrong}; ignored, "
-                            "the assignment's cells are restored)")
-            continue
-        gid = meta["nbgrader"]["grade_id"]
-        if known is not None and gid not in known:
-            del meta["nbgrader"]
-            problems.append(f"cell {index} has nbgrader metadata with a grade_id the assignment "
-                            f"does not have ({gid}; ignored)")
-        elif gid in seen:
-            del meta["nbgrader"]  # nbgrader's DeduplicateIds would keep the last and break others
-            problems.append(f"grade_id {gid} used by cells {seen[gid]} and {index} "
-                            "(a copied cell; only the first counts)")
+            problems.append((index, f"malformed nbgrader metadata in cell {index} ({wrong}; ignored, "
+                                    "the assignment's cells are restored)"))
+        elif known is not None and gid not in known:
+            problems.append((index, f"cell {index} has nbgrader metadata with a grade_id the "
+                                    f"assignment does not have ({gid}; ignored)"))
         else:
-            seen[gid] = index
-    return nb, problems
+            last[gid] = index
+            continue
+        del meta["nbgrader"]
+    for index, cell in enumerate(nb.cells):
+        gid = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if gid is not None and last[gid] != index:
+            del cell.metadata["nbgrader"]  # an earlier copy: an ordinary cell now
+            problems.append((index, f"grade_id {gid} used by cells {index} and {last[gid]} "
+                                    "(a copied cell; only the last copy is graded)"))
+    return nb, [why for _, why in sorted(problems, key=lambda p: p[0])]
+
+
+def keep_known_metadata(nb) -> None:
+    """Only what nbgrader needs stays in the notebook's and the cells' metadata (in place)."""
+    for key in list(nb.metadata):
+        if key not in ("kernelspec", "language_info") or not isinstance(nb.metadata[key], dict):
+            del nb.metadata[key]
+    for cell in nb.cells:
+        for key in list(cell.get("metadata", {})):
+            value = cell.metadata[key]
+            if key not in ("nbgrader", "deletable", "editable", "tags") or (
+                    key in ("deletable", "editable") and not isinstance(value, bool)) or (
+                    key == "tags" and not (isinstance(value, list)
+                                           and all(isinstance(t, str) for t in value))):
+                del cell.metadata[key]

@@ -3,8 +3,8 @@
     python -m grading.jail LAUNCH.json
 
 LAUNCH.json (written by `grading.sandbox.kernel_command`, mode 0600, readable only by the
-grader) holds the bwrap arguments, the kernel's whole environment (the seed is in it: it never
-appears on a command line, where `ps` would show it), the rlimits, the cgroup to join, and, when
+grader) holds the bwrap arguments, the kernel's whole environment (kept off the command line,
+where `ps` would show it), the rlimits, the cgroup to join, and, when
 the grader is root, the host user the sandbox runs as. In that case the launcher, still root:
 
 1. moves itself into the sandbox's cgroup (the kernel and all its children stay in it);

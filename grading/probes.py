@@ -1,7 +1,7 @@
 """Probe cells: the kernel side of a grader-decided verdict.
 
-For every autograded test cell of an assignment that has a checks module (`grading/checks/`),
-the grader replaces the cell's source, after nbgrader's sanitizing and before the notebook goes
+For every autograded test cell (each has a check in `grading/checks/<assignment>.py`), the
+grader replaces the cell's source, after nbgrader's sanitizing and before the notebook goes
 to the sandbox, by a *probe cell* built here. A probe cell
 
 - calls the student's functions on the inputs the grader chose (hidden parameters appear only as
@@ -11,7 +11,7 @@ to the sandbox, by a *probe cell* built here. A probe cell
 - publishes everything as ONE output with the media type `MIME` (`application/vnd.tdnn.probe+json`).
 
 The grader reads back only that output (`read_report`: bounded in size and depth, parsed
-defensively) and judges it outside the kernel (`grading.verdicts`). A probe cell is a function
+defensively) and judges it outside the kernel (`grading.judge`). A probe cell is a function
 body run once: names it binds are local, `keras` and `numpy` are imported afresh inside it, so a
 student's rebinding of `np` or of a notebook helper changes nothing; a student who breaks the
 import machinery, `json` or IPython's display only loses the report, and a missing report is a

@@ -39,12 +39,11 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from . import limits as _limits
+from . import cgroups as _cgroups
+from .runtime import DATA_MOUNT, REPO, grading_cache
 
 SANDBOX_UID = 65534  # nobody: the uid inside the sandbox, and the host uid when the grader is root
-DATA_MOUNT = "/data"
 SCRATCH_MOUNT = "/scratch"
-REPO = str(Path(__file__).resolve().parents[1])
 
 
 class SandboxUnavailable(RuntimeError):
@@ -78,10 +77,10 @@ class SandboxSpec:
     scratch: str                       # this job's host folder (kernel log, launch file, staging)
     conn_dir: str                      # connection files and IPC sockets (bound at the same path)
     caps: Caps = field(default_factory=Caps)
-    env: dict = field(default_factory=dict)  # extra variables (COURSE_GRADING_SEED, ...)
+    env: dict = field(default_factory=dict)  # extra variables (COURSE_PROFILE; never the grading seed)
     sandbox: bool = True               # False only with --no-sandbox (trusted submissions)
     # "auto" (the default) is resolved by the worker when the kernel starts:
-    cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.limits.detect)
+    cgroup: str | None = "auto"        # "cgroup2" / "cgroup1" / None (grading.cgroups.detect)
     tag: str = "auto"                  # names the cgroups (the grader's pid: it sweeps them)
     run_as: int | str | None = "auto"  # host uid of the sandbox: nobody when the grader is root
     matplotlib_cache: str | None = "auto"  # matplotlib's font list (bound read-only at /data/matplotlib)
@@ -105,6 +104,18 @@ def host_user() -> int | None:
     return SANDBOX_UID if os.geteuid() == 0 else None
 
 
+def describe_isolation(sandboxed: bool) -> str:
+    """One line for the instructor: who the kernels run as, and which limits hold."""
+    kind, why = _cgroups.detect()
+    if not sandboxed:
+        who = "kernels run WITHOUT a sandbox (--no-sandbox)"
+    elif host_user() is not None:
+        who = "kernels run as host user nobody (uid 65534) in bubblewrap"
+    else:
+        who = f"kernels run as this user (uid {os.getuid()}) in bubblewrap"
+    return f"isolation: {who}; limits: {why}"
+
+
 def check_sandbox() -> str:
     """The bwrap binary, after checking that a sandbox can be made as it will be; raises otherwise."""
     import subprocess
@@ -119,7 +130,7 @@ def check_sandbox() -> str:
     if missing:
         raise SandboxUnavailable(f"bubblewrap at {path} is too old (no {', '.join(missing)}); "
                                  "version 0.8 or later is needed (Debian 12: apt-get install bubblewrap)")
-    with tempfile.TemporaryDirectory(prefix="grading-probe-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grading-selftest-") as tmp:
         os.chmod(tmp, 0o711)
         spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None,
                            keras_seed=None, ipythondir=tmp, scratch=f"{tmp}/s", conn_dir=f"{tmp}/c",
@@ -160,11 +171,6 @@ def sandbox_env(spec: SandboxSpec) -> dict:
     }
     env.update({k: str(v) for k, v in spec.env.items()})
     return env
-
-
-def grading_cache() -> Path:
-    """The grader's own cache on this machine (seeded Keras cache, matplotlib's font list)."""
-    return Path(os.environ.get("GRADING_CACHE", Path.home() / ".cache" / "tdnn-grading"))
 
 
 def matplotlib_cache(venv: str) -> str | None:
@@ -260,7 +266,7 @@ def _rlimits(spec: SandboxSpec) -> dict:
         # Fallback for the process count: RLIMIT_NPROC counts every task of the host user, so
         # leave room for what that user already runs (and the other sandboxes of this batch).
         uid = spec.run_as if spec.run_as is not None else os.getuid()
-        n = _limits.tasks_of_uid(uid) + caps.processes
+        n = _cgroups.tasks_of_uid(uid) + caps.processes
         limits["RLIMIT_NPROC"] = (n, n)
     return limits
 
@@ -327,7 +333,7 @@ _STAGES: list = []   # staging folders (empty on the host: the binds live in the
 
 def resolve(spec: SandboxSpec) -> SandboxSpec:
     if spec.cgroup == "auto":
-        spec.cgroup = _limits.detect()[0]
+        spec.cgroup = _cgroups.detect()[0]
     if spec.run_as == "auto":
         spec.run_as = host_user()
     if spec.matplotlib_cache == "auto":
@@ -345,7 +351,7 @@ def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
     cgroup = None
     if spec.cgroup:
         caps = spec.caps
-        cgroup = _limits.SandboxCgroup.create(f"{spec.tag}-{os.getpid()}-{len(_CGROUPS)}",
+        cgroup = _cgroups.SandboxCgroup.create(f"{spec.tag}-{os.getpid()}-{len(_CGROUPS)}",
                                               memory_mb=caps.memory_mb, pids=caps.processes,
                                               cpus=max(1, caps.threads))
         _CGROUPS.append(cgroup)
@@ -370,7 +376,7 @@ def kernel_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
 
 def launcher_env() -> dict:
     """Environment of `python -m grading.jail` itself (the kernel gets the one in LAUNCH.json)."""
-    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO, "LANG": "C.UTF-8"}
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "LANG": "C.UTF-8"}
 
 
 def release_all() -> dict:
@@ -387,7 +393,7 @@ def release_all() -> dict:
 
 
 def run_sandboxed(spec: SandboxSpec, argv: list[str], timeout: float):
-    """Run a plain command in a sandbox built like a kernel's (probe and tests); CompletedProcess.
+    """Run a plain command in a sandbox built like a kernel's (self-test and tests); CompletedProcess.
     The cgroup, if any, is removed afterwards; `proc.limits` says what it caught."""
     import subprocess
     Path(spec.ipythondir, "profile_default", "startup").mkdir(parents=True, exist_ok=True)
@@ -436,6 +442,6 @@ def make_kernel_manager_class(spec: SandboxSpec):
 if __name__ == "__main__":  # python -m grading.sandbox: is a sandbox possible here?
     try:
         print("sandbox OK:", check_sandbox())
-        print("limits:", _limits.detect()[1])
+        print("limits:", _cgroups.detect()[1])
     except SandboxUnavailable as exc:
         sys.exit(f"error: {exc}")

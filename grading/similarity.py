@@ -1,5 +1,6 @@
-"""Pairs and clusters of submissions whose answer code is unusually similar, for the instructor to
-look at: it changes no grade, and similar code is a reason to look, not a verdict.
+"""Pairs and clusters of submissions whose answer code is unusually similar, for a second look.
+
+It changes no grade: similar code is a reason for the instructor to look, not a verdict.
 
     answers = read_answers({student: autograded_folder, ...})      # the solution cells
     result = find_similar(answers, excluded=[*release_code(release), *map(code_cells, chapters)])

@@ -1,5 +1,4 @@
-"""CSV files an instructor opens in a spreadsheet: written safely, and rosters read in the forms
-spreadsheets save them.
+"""CSV for spreadsheets: files an instructor opens written safely, rosters read as spreadsheets save them.
 
 Writing. A spreadsheet program runs a cell that starts with `=`, `+`, `-` or `@` (or a tab or a
 carriage return, which it skips first) as a formula, and students choose text that reaches our

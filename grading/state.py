@@ -4,7 +4,7 @@ Two stores with one interface (`open_store`), chosen by where the gradebook is:
 
 - `FileStore` (the default SQLite gradebook): one JSON file per course root and assignment,
   `autograded/.grading-state-ASSIGNMENT.json`, rewritten atomically after each student; one
-  grader at a time per course root (batch.py's lock file).
+  grader at a time per course root (the batch's lock file).
 - `DatabaseStore` (`--db-url`): the table `grading_state` in the gradebook's own database, one
   row per course, assignment and student. Several graders may share the database, even handed
   overlapping students: a grader grades a student only after *claiming* its row, and the claim is
@@ -20,17 +20,20 @@ status is final (`DONE`); the key is a SHA-256 of all that determines a grade:
 - the submission's content (`Submission.digest`: every notebook's bytes, or the file names);
 - the assignment: every file under `solutions/ASSIGNMENT/` (source notebooks, hidden tests) and
   the course's `nbgrader_config.py`;
-- the grader's own code that decides grades (`GRADE_CODE` below);
+- the grader's own code on a grade's path (`grade_code` below): every module the batch loop
+  reaches, by import or as a `python -m grading.X` process, and all of grading/checks/;
 - the seed, the caps and the profile (`COURSE_PROFILE`) the kernels get.
 
 Timed-out, failed (kernel died, worker error) and not-graded entries are retried on every rerun.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import socket
 import tempfile
@@ -38,10 +41,11 @@ import threading
 from pathlib import Path
 
 DONE = ("ok", "graded_with_problems")
-GRADE_CODE = ("batch.py", "intake.py", "worker.py", "guard.py", "sandbox.py", "outputs.py",
-              "judge.py", "probes.py", "verdicts.py")
-CHECKS = "checks"  # grading/checks/: the grader-side half of every test cell
+TABLE = "grading_state"  # DatabaseStore's table in the gradebook's database
 PACKAGE = Path(__file__).resolve().parent
+GRADE_PATH_ROOT = "batch.py"  # the loop every grade goes through
+CHECKS = "checks"             # grading/checks/: loaded by the assignment's name, so all of it
+MODULE_STRING = re.compile(r"^grading\.([A-Za-z_][A-Za-z0-9_]*)$")  # `python -m grading.X`
 CLAIMED = "claimed"    # a grader is on it (until lease_until)
 RELEASED = "released"  # a grader stopped before finishing it: anyone may claim it
 LEASE_SECONDS = 300.0
@@ -55,18 +59,63 @@ def _hash_tree(h, folder: Path) -> None:
             h.update(hashlib.sha256(path.read_bytes()).digest())
 
 
-def context_key(course_root: Path, assignment: str, source_dir: Path, caps: dict, env: dict) -> str:
+def _module_file(package: Path, parts: tuple) -> Path | None:
+    for path in (package.joinpath(*parts).with_suffix(".py"), package.joinpath(*parts, "__init__.py")):
+        if parts and path.is_file():
+            return path
+    return None
+
+
+def _reached(package: Path, path: Path) -> set[Path]:
+    """The package's modules that one module imports, or starts as `python -m grading.X`."""
+    here = path.relative_to(package).parent.parts
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - node.level + 1] + tuple((node.module or "").split(".") if node.module else ())
+            elif (node.module or "").split(".")[0] == "grading":
+                base = tuple(node.module.split(".")[1:])
+            else:
+                continue
+            targets = [base + (alias.name,) for alias in node.names] + [base]
+        elif isinstance(node, ast.Import):
+            targets = [tuple(a.name.split(".")[1:]) for a in node.names if a.name.split(".")[0] == "grading"]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_STRING.match(node.value):
+            targets = [(MODULE_STRING.match(node.value).group(1),)]
+        found |= {f for f in (_module_file(package, t) for t in targets) if f is not None}
+    return found
+
+
+def grade_code(package: Path = PACKAGE) -> list[Path]:
+    """Every file of the grader's own code on a grade's path: the modules the batch loop reaches,
+    transitively (by import, or as a process), and the whole checks folder. Derived from the code
+    itself, so a module split off or added on that path is in the key without anyone listing it."""
+    package = Path(package)
+    todo, seen = [package / GRADE_PATH_ROOT], set()
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += _reached(package, path) - seen
+    seen |= {p for p in (package / CHECKS).rglob("*.py") if "__pycache__" not in p.parts}
+    return sorted(seen)
+
+
+def context_key(course_root: Path, assignment: str, source_dir: Path, caps: dict, env: dict,
+                package: Path = PACKAGE) -> str:
     """The part of the key shared by every student of one run."""
-    h = hashlib.sha256(b"grading-state-v2\0")
+    h = hashlib.sha256(b"grading-state-v3\0")
     _hash_tree(h, source_dir)
     config = Path(course_root) / "nbgrader_config.py"
     if config.exists():
         h.update(hashlib.sha256(config.read_bytes()).digest())
-    for name in GRADE_CODE:
-        path = PACKAGE / name
-        if path.exists():
-            h.update(name.encode() + hashlib.sha256(path.read_bytes()).digest())
-    _hash_tree(h, PACKAGE / CHECKS)
+    for path in grade_code(package):
+        h.update(str(path.relative_to(package)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    own_checks = Path(course_root) / "grading" / CHECKS  # a course's own checks (grading.checks.load)
+    if own_checks.is_dir() and own_checks.resolve() != (Path(package) / CHECKS).resolve():
+        _hash_tree(h, own_checks)
     h.update(json.dumps({"caps": caps, "env": env, "assignment": assignment}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -136,9 +185,6 @@ class FileStore:
     def claim(self, student: str, key: str, regrade: bool = False) -> bool:
         return True
 
-    def claims_elsewhere(self) -> list[str]:
-        return []
-
     @contextlib.contextmanager
     def serialized(self):
         yield
@@ -170,7 +216,7 @@ class DatabaseStore:
         self.engine = sa.create_engine(db_url, pool_pre_ping=True)
         meta = sa.MetaData()
         self.table = sa.Table(
-            "grading_state", meta,
+            TABLE, meta,
             sa.Column("course", sa.String(128), primary_key=True),
             sa.Column("assignment", sa.String(128), primary_key=True),
             sa.Column("student", sa.String(128), primary_key=True),
@@ -219,7 +265,7 @@ class DatabaseStore:
             rows = conn.execute(self.sa.select(t.c.student, t.c.entry).where(
                 (t.c.course == self.course) & (t.c.assignment == self.assignment)
                 & t.c.entry.is_not(None))).all()
-        self.entries = getattr(self, "entries", {})  # updated in place: Batch.state is this dict
+        self.entries = getattr(self, "entries", {})  # updated in place: readers keep this dict
         self.entries.clear()
         self.entries.update({student: json.loads(entry) for student, entry in rows})
 
@@ -246,16 +292,6 @@ class DatabaseStore:
             with self._lock:
                 self._mine.add(student)
         return got
-
-    def claims_elsewhere(self) -> list[str]:
-        """Students another grader holds now (their lease has not run out)."""
-        t = self.table
-        with self.engine.connect() as conn:
-            now = self._now(conn)
-            rows = conn.execute(self.sa.select(t.c.student).where(
-                (t.c.course == self.course) & (t.c.assignment == self.assignment)
-                & (t.c.status == CLAIMED) & (t.c.lease_until >= now) & (t.c.owner != self.owner))).all()
-        return sorted(r[0] for r in rows)
 
     def record(self, student: str, entry: dict) -> None:
         entry = dict(entry)

@@ -17,8 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from batch_grading import (autograde, build_submission, make_course, max_points,  # noqa: E402
-                           read_grades, solution_sources)
+from helpers.course import solution_sources  # noqa: E402
+from helpers.nbgrader_batch import autograde, gradebook_points, make_released_course  # noqa: E402
+from helpers.variants import build_submission, max_points  # noqa: E402
 
 DEFAULT = ["schedules", "initializers"]
 
@@ -27,7 +28,7 @@ def bench(assignment: str, repeat: int, env: dict) -> float:
     with tempfile.TemporaryDirectory(prefix=f"bench-{assignment}-") as tmp:
         work = Path(tmp)
         start = time.perf_counter()
-        course = make_course(REPO, assignment, work, env)
+        course = make_released_course(REPO, assignment, work, env)
         release_s = time.perf_counter() - start
         release = REPO / "exercises" / assignment / f"{assignment}.ipynb"
         notebook = build_submission(release, solution_sources(REPO, assignment), work / "ref.ipynb")
@@ -39,7 +40,7 @@ def bench(assignment: str, repeat: int, env: dict) -> float:
         start = time.perf_counter()
         autograde(course, assignment, env)
         per_submission = (time.perf_counter() - start) / repeat
-        points = read_grades(course, assignment, students)
+        points = gradebook_points(course, assignment, students)
         best = max_points(REPO, assignment)["total"]
         got = ", ".join(f"{points[s]['total']:g}" for s in students)
         print(f"{assignment:>14}: {per_submission:5.1f} s per submission "

@@ -19,21 +19,16 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+from benchlib import REPO, inject, kernel_env, make_course, record_assignment, reference_submission, \
+    timed_grading, write
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
-sys.path.insert(0, str(REPO))
-from helpers import inject, make_course, reference_submission, write  # noqa: E402
-
-from grading import budgets  # noqa: E402
+from grading import budgets
 
 BAD = {  # appended to the first answer cell of a reference submission
     "loop": "while True:\n    pass\n",
@@ -44,14 +39,9 @@ BAD = {  # appended to the first answer cell of a reference submission
 
 
 def offline_env(tmp: Path) -> dict:
-    datasets = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets"))
-    keras_home, ipy = tmp / "keras_home", tmp / "ipython"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "kernel_env.py"), str(ipy),
-                    str(datasets), str(keras_home)], check=True, stdout=subprocess.DEVNULL)
-    return dict(os.environ, COURSE_DATASETS=str(datasets), PYTHONPATH=str(REPO), KERAS_HOME=str(keras_home),
-                IPYTHONDIR=str(ipy), COURSE_PROFILE="quick", TF_CPP_MIN_LOG_LEVEL="2",
-                OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1",
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    """A kernel started here runs like a grading kernel: quick profile, one thread."""
+    return kernel_env(tmp, COURSE_PROFILE="quick", OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
+                      TF_NUM_INTEROP_THREADS="1")
 
 
 def measure(assignment: str, tmp: Path) -> dict:
@@ -100,17 +90,10 @@ def grade(assignment: str, root: Path, n_clean: int, n_bad: int, workers: int, e
     for i in range(n_bad):
         nb = nbformat.reads(nbformat.writes(ref), as_version=4)  # a copy with str sources
         write(inject(nb, first_answer, BAD[kinds[i % len(kinds)]]), subs / f"bad{i:02d}" / f"{assignment}.ipynb")
-    subprocess.run([sys.executable, "-c", "import sys; from grading.batch import Batch, Options;"
-                    f"Batch(Options({assignment!r}, None, course_root=sys.argv[1])).ensure_assignment()",
-                    str(course)], check=True, env=env, cwd=REPO)
-    cmd = [sys.executable, "-m", "grading", assignment, str(subs), "--course-root", str(course),
-           "--workers", str(workers), "--no-feedback", "--no-report", "--no-progress"]
-    start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"grading failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    print(proc.stdout.strip())
+    record_assignment(course, assignment, env)
+    seconds, summary = timed_grading(course, assignment, subs, env, "--workers", str(workers),
+                                     graded_fully=False)
+    print(summary.strip())
     return seconds
 
 

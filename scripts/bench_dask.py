@@ -1,11 +1,12 @@
 """The same batch graded by the default local pool and by a local Dask cluster; then a fault run.
 
-    python scripts/bench_dask.py [--copies 8]
+    python scripts/bench_dask.py [--copies 8] [--workers 1 2]
 
-Grades K copies of the `schedules` reference (default 8) three times, each in a fresh temporary
-course, with the real sandbox, one thread per kernel, no feedback or report:
+Grades K copies of the `schedules` reference (default 8), each run in a fresh temporary course,
+with the real sandbox, one thread per kernel, no feedback or report:
 
-1. default: `--workers 2` (two `grading.worker` processes at a time on this machine);
+1. the local pool with each `--workers` count (default 2: two `grading.worker` processes at a
+   time on this machine), and the speed-up over the first count;
 2. Dask: a `dask scheduler` and two `dask worker --nthreads 1` processes started here on
    127.0.0.1, `--cluster tcp://127.0.0.1:PORT`;
 3. fault run: the same cluster set-up; one worker is killed (SIGKILL) while it executes a
@@ -28,41 +29,17 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
-from helpers import make_course, read_grades, reference_submission, write  # noqa: E402
+from benchlib import REPO, grading_env, read_grades, reference_batch, timed_grading
 
 DASK = Path(sys.executable).parent / "dask"
 
 
-def offline_env() -> dict:
-    datasets = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
-    return dict(os.environ, COURSE_DATASETS=str(datasets), PYTHONPATH=str(REPO),
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-
-
 def batch(root: Path, copies: int, env: dict) -> tuple[Path, Path]:
-    course = make_course(root, "schedules")
-    nb = reference_submission(course)
-    subs = root / "subs"
-    for i in range(copies):
-        write(nb, subs / f"student{i:02d}" / "schedules.ipynb")
-    # Record the assignment in the gradebook first, outside the timed part.
-    subprocess.run([sys.executable, "-c", "import sys; from grading.batch import Batch, Options;"
-                    "Batch(Options('schedules', None, course_root=sys.argv[1])).ensure_assignment()",
-                    str(course)], check=True, env=env, cwd=REPO)
-    return course, subs
+    return reference_batch(root, "schedules", copies, env)
 
 
 def grade(course: Path, subs: Path, env: dict, *extra: str) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "grading", "schedules", str(subs), "--course-root", str(course),
-           "--threads", "1", "--no-feedback", "--no-report", "--no-progress", *extra]
-    start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    if proc.returncode != 0 or "Every submission was graded fully." not in proc.stdout:
-        sys.exit(f"grading failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-3000:]}")
-    return seconds, proc.stdout
+    return timed_grading(course, "schedules", subs, env, "--threads", "1", *extra)
 
 
 class LocalDask:
@@ -113,14 +90,19 @@ class LocalDask:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=8)
+    ap.add_argument("--workers", type=int, nargs="+", default=[2], help="local pool sizes to time")
     a = ap.parse_args()
-    env = offline_env()
+    env = grading_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dask-"))
     k = a.copies
-    print(f"{k} copies of the schedules reference, 2 kernels at a time, 1 thread each, {os.cpu_count()} cores")
-    course, subs = batch(tmp / "default", k, env)
-    t_default, _ = grade(course, subs, env, "--workers", "2")
-    print(f"  default (--workers 2):              {t_default:6.1f} s  {60 * k / t_default:5.1f} submissions/min")
+    print(f"{k} copies of the schedules reference, 1 thread per kernel, {os.cpu_count()} cores")
+    local = {}
+    for w in a.workers:
+        course, subs = batch(tmp / f"local-{w}", k, env)
+        local[w], _ = grade(course, subs, env, "--workers", str(w))
+        print(f"  local pool (--workers {w}):           {local[w]:6.1f} s  {60 * k / local[w]:5.1f} submissions/min"
+              + (f"  ({local[a.workers[0]] / local[w]:.2f}x --workers {a.workers[0]})" if w != a.workers[0] else ""))
+    t_default = local[a.workers[-1]]
     cluster = LocalDask(tmp / "dask", env)
     try:
         course, subs = batch(tmp / "on-dask", k, env)
@@ -128,7 +110,7 @@ def main() -> None:
     finally:
         cluster.close()
     print(f"  Dask, 2 single-thread workers:      {t_dask:6.1f} s  {60 * k / t_dask:5.1f} submissions/min "
-          f"({100 * (t_dask / t_default - 1):+.0f} % against the default)")
+          f"({100 * (t_dask / t_default - 1):+.0f} % against --workers {a.workers[-1]})")
     cluster = LocalDask(tmp / "fault", env)
     killed: dict = {}
     try:

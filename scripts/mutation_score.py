@@ -57,7 +57,6 @@ import copy
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,9 +65,11 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
-from batch_grading import (build_submission, grade_notebooks, max_points,  # noqa: E402
-                           solution_cells_run_by_tests, solution_sources)
+from helpers.course import solution_sources  # noqa: E402
+from helpers.graded_batch import GRADING_SEED, grade_notebooks  # noqa: E402
+from helpers.variants import build_submission, max_points, solution_cells_run_by_tests  # noqa: E402
 
 BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
           ast.Pow: ast.Mult, ast.FloorDiv: ast.Div}
@@ -275,11 +276,9 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
                       IPYTHONDIR=str(tmp / "ipython"))
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
-    sys.path.insert(0, str(REPO))
     from grading.checks import load
+    from grading.judge import rng_for
     from grading.probes import ReportError, read_report
-    from grading.verdicts import rng_for
-    from batch_grading import GRADING_SEED
 
     checks = load(assignment)
     release = nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
@@ -353,10 +352,11 @@ def grade_in_process(assignment: str, found: list, reference: dict[str, str], tm
 
 
 def offline_env(tmp: Path) -> dict:
-    datasets = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets"))
-    ipy, keras_home = tmp / "ipython", tmp / "keras_home"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "kernel_env.py"), str(ipy), str(datasets),
-                    str(keras_home)], check=True, stdout=subprocess.DEVNULL)
+    """The kernels' start-up files and a seeded Keras cache below `tmp` (grading/runtime.py)."""
+    from grading import runtime
+    datasets = runtime.datasets_dir()
+    runtime.seed_cache(datasets, tmp / "keras_home")
+    runtime.write_startup(tmp / "ipython", datasets)
     return dict(os.environ, COURSE_DATASETS=str(datasets), TF_CPP_MIN_LOG_LEVEL="2")
 
 

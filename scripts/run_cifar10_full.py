@@ -6,7 +6,7 @@
 
 Full profile: executes solutions/cifar10/cifar10.ipynb with COURSE_PROFILE=full in a kernel whose
 environment is the tests' offline one (a temporary KERAS_HOME seeded from ../shared/datasets and
-the IPython start-up file of scripts/kernel_env.py), then writes
+the IPython start-up files of grading/runtime.py), then writes
   results/full/cifar10.csv   the notebook's result rows (validation accuracy, best epoch,
                              seconds per epoch, learning rates, for parts b-f),
   results/full/cifar10.log   every cell's text output and run time,
@@ -28,7 +28,6 @@ import csv
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +37,11 @@ import nbformat
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from grading import runtime  # noqa: E402
+
 NOTEBOOK = REPO / "solutions" / "cifar10" / "cifar10.ipynb"
-DATASETS = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
+DATASETS = runtime.datasets_dir()
 
 # Exercise 8 reference figures (validation accuracy, best epoch, seconds per epoch) from
 # ANCHOR_RESULTS.md: the 2nd edition's published run and the 3rd edition's code re-run on
@@ -66,8 +68,8 @@ BUDGET_CELLS = ("test_train_deep_budget", "test_train_bn_budget", "test_train_se
 def offline_env(root: Path, profile: str) -> dict:
     """The tests' kernel environment (tests/conftest.py: offline_env)."""
     keras_home, ipythondir = root / "keras_home", root / "ipython"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "kernel_env.py"),
-                    str(ipythondir), str(DATASETS), str(keras_home)], check=True)
+    runtime.seed_cache(DATASETS, keras_home)
+    runtime.write_startup(ipythondir, DATASETS)
     env = dict(os.environ)
     env.update(KERAS_HOME=str(keras_home), IPYTHONDIR=str(ipythondir), COURSE_PROFILE=profile,
                TF_CPP_MIN_LOG_LEVEL="2",

@@ -15,7 +15,7 @@ Measures here, on this machine, the cost of each part of one task:
   executed `cifar10` notebook, minus an empty task;
 - the grader's own work per submission (it is the single gradebook writer, so this part is
   serial): sanitizing and saving the grades (nbgrader's SaveAutoGrades etc.);
-- feedback per submission: `grading.feedback_stage.generate` on 3 students in one child process
+- feedback per submission: `grading.feedback.generate` on 3 students in one child process
   (as the pipeline runs it, up to 16 per child), divided by 3.
 
 Model of batch.py as it is: three streams run at once. Each two-core worker grades one submission
@@ -39,21 +39,20 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "hostile"))
-from helpers import make_course, reference_submission, write  # noqa: E402
-
-import nbformat  # noqa: E402
-from nbformat.v4 import new_code_cell, new_notebook  # noqa: E402
+import nbformat
+from benchlib import REPO, copy_config, grading_env, make_course, reference_submission, write
+from nbformat.v4 import new_code_cell, new_notebook
 
 WORKERS = (1, 10, 50, 200)
+# The one-cell assignment that times a kernel start needs a check like any assignment.
+TINY_CHECKS = """from grading.checks import Checks
+checks = Checks()
 
 
-def env() -> dict:
-    datasets = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
-    return dict(os.environ, COURSE_DATASETS=str(datasets), PYTHONPATH=str(REPO),
-                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+@checks("t")
+def t(p, rng):
+    p.equal("1 + 1", 2, "1 + 1")
+"""
 
 
 def sandbox_start() -> float:
@@ -73,7 +72,7 @@ def worker_seconds(course: Path, assignment: str, subs: Path, *extra: str) -> fl
     """Grade; the one student's seconds from the state file (sanitizing plus the worker's time)."""
     cmd = [sys.executable, "-m", "grading", assignment, str(subs), "--course-root", str(course),
            "--workers", "1", "--no-feedback", "--no-progress", *extra]
-    proc = subprocess.run(cmd, env=env(), cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=grading_env(), cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0 or "Every submission was graded fully." not in proc.stdout:
         sys.exit(f"grading failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
     state = json.loads(next((course / "autograded").glob(f".grading-state-{assignment}.json")).read_text())
@@ -82,15 +81,14 @@ def worker_seconds(course: Path, assignment: str, subs: Path, *extra: str) -> fl
 
 def kernel_start(tmp: Path) -> float:
     course = tmp / "tiny" / "course"
-    (course / "grading").mkdir(parents=True)
-    shutil.copy2(REPO / "nbgrader_config.py", course)
-    for name in ("__init__.py", "feedback.py"):
-        shutil.copy2(REPO / "grading" / name, course / "grading")
+    copy_config(course)
     meta = {"nbgrader": {"grade": True, "grade_id": "t", "locked": True, "points": 1,
                          "schema_version": 3, "solution": False, "task": False}}
     nb = new_notebook(cells=[new_code_cell("assert 1 + 1 == 2", metadata=meta)],
                       metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     write(nb, course / "solutions" / "tiny" / "tiny.ipynb")
+    (course / "grading" / "checks").mkdir(parents=True)
+    (course / "grading" / "checks" / "tiny.py").write_text(TINY_CHECKS)
     write(nb, tmp / "tiny" / "subs" / "s0" / "tiny.ipynb")
     return worker_seconds(course, "tiny", tmp / "tiny" / "subs", "--no-report")
 
@@ -122,34 +120,35 @@ def dask_costs(payload_bytes: int) -> tuple[float, float]:
 
 
 def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[float, float, float]:
-    """Medians, in seconds, of the grader's own work on one cifar10 submission: (sanitizing,
-    saving the grades of the executed notebook, feedback)."""
-    from grading.batch import Batch, Options
-    from grading.feedback_stage import generate as generate_feedback
+    """Medians, in seconds, of the grader's own work on one cifar10 submission: (the BEFORE
+    steps, the AFTER steps on the executed notebook, feedback)."""
+    from grading import judge, steps
+    from grading.course import Course
+    from grading.feedback import generate as generate_feedback
     subs = course.parent / "subs"
-    batch = Batch(Options("cifar10", subs, course_root=course, progress=False, report=False))
-    batch.ensure_assignment()
-    locked, tests, release = batch.instructor_cells()
+    c = Course(course, "cifar10")
+    c.ensure_assignment()
+    cells = c.instructor_cells()
+    ctx = steps.Context(c, cells, judge.load_checks("cifar10", cells, c.root), "scale-model", 10)
     raw = (subs / "s0" / "cifar10.ipynb").read_bytes()
     executed = nbformat.read(executed_path, as_version=4)
     parts = {"sanitize": [], "save": [], "feedback": []}
     for i in range(students):
-        student = f"model{i}"
+        job = steps.Job(f"model{i}", "cifar10", raw, "digest")
         t0 = time.monotonic()
-        with batch.gradebook() as gb:
-            gb.update_or_create_student(student)
-            gb.update_or_create_submission("cifar10", student)
-        batch.sanitize(student, "cifar10", raw, locked["cifar10"], release.get("cifar10", {}))
+        c.open_submission(job.student)
+        if not steps.before_execution(job, ctx):
+            sys.exit(f"the reference could not be prepared: {job.problems}")
         t1 = time.monotonic()
-        batch.save_grades(student, "cifar10", nbformat.from_dict(json.loads(json.dumps(executed))))
-        with batch.gradebook() as gb:  # what _finish reads back
-            gb.find_submission("cifar10", student).score
+        job.nb = nbformat.from_dict(json.loads(json.dumps(executed)))
+        steps.run_steps([steps.decide_verdicts, steps.nbgrader_autograde], job, ctx, "grades not saved")
+        c.score(job.student)  # what the batch reads back
         t2 = time.monotonic()
         for key, seconds in zip(parts, (t1 - t0, t2 - t1)):
             parts[key].append(seconds)
     names = [f"model{i}" for i in range(students)]
     t = time.monotonic()
-    failed = generate_feedback(course, "cifar10", batch.db_url, names, course.parent / "feedback-work")
+    failed = generate_feedback(course, "cifar10", c.db_url, names, course.parent / "feedback-work")
     parts["feedback"] = [(time.monotonic() - t) / students]
     if any(failed.values()):
         sys.exit(f"feedback failed: {failed}")
@@ -164,7 +163,7 @@ def main() -> None:
     ap.add_argument("--grader-cores", type=int, default=8,
                     help="cores of the grader's machine (feedback children: all but one)")
     a = ap.parse_args()
-    os.environ["PATH"] = env()["PATH"]  # nbgrader runs `alembic` from PATH for a new gradebook
+    os.environ["PATH"] = grading_env()["PATH"]  # nbgrader runs `alembic` from PATH for a new gradebook
     tmp = Path(tempfile.mkdtemp(prefix="scale-model-"))
     try:
         sb = sandbox_start()

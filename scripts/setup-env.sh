@@ -33,23 +33,25 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
-# Kernels start with IPython startup files from scripts/kernel_env.py (nbgrader hidden, as
-# in Colab) and, when ../shared/datasets is beside the repo, a Keras cache seeded from its
-# offline copies of Fashion-MNIST and CIFAR-10. Without ../shared the notebooks download
-# the data themselves, exactly as in Colab. A caller may pass its own KERAS_HOME/IPYTHONDIR.
+# Kernels start with the IPython start-up files of grading/runtime.py (nbgrader hidden, as
+# in Colab) and, when the offline datasets are there (grading.runtime.datasets_dir:
+# $COURSE_DATASETS, else ../shared/datasets), a Keras cache seeded from its copies of
+# Fashion-MNIST and CIFAR-10. Without them the notebooks download the data themselves,
+# exactly as in Colab. A caller may pass its own KERAS_HOME/IPYTHONDIR.
 ensure_kernel_env() {
-  local datasets="${COURSE_DATASETS:-$REPO/../shared/datasets}"
   if [[ -n "${IPYTHONDIR:-}" ]]; then
     echo "Using the caller's IPYTHONDIR=$IPYTHONDIR and KERAS_HOME=${KERAS_HOME:-~/.keras}."
     return 0
   fi
   export IPYTHONDIR="$REPO/_build/ipython"
+  local datasets
+  datasets="$(cd "$REPO" && "$VENV/bin/python" -c 'from grading import runtime; print(runtime.datasets_dir())')"
   if [[ -d "$datasets" ]]; then
     export KERAS_HOME="${KERAS_HOME:-$REPO/_build/keras_home}"
-    "$VENV/bin/python" "$REPO/scripts/kernel_env.py" "$IPYTHONDIR" "$datasets" "$KERAS_HOME"
+    (cd "$REPO" && "$VENV/bin/python" -m grading.runtime "$IPYTHONDIR" "$datasets" "$KERAS_HOME")
   else
     echo "No $datasets: Keras will download the datasets (needs internet)."
-    "$VENV/bin/python" "$REPO/scripts/kernel_env.py" "$IPYTHONDIR"
+    (cd "$REPO" && "$VENV/bin/python" -m grading.runtime "$IPYTHONDIR")
   fi
 }
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from grading import runtime
+
 REPO = Path(__file__).resolve().parents[1]
-DATASETS = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
+DATASETS = runtime.datasets_dir()
 
 
 def page_text(html_file: Path) -> str:
@@ -26,13 +28,13 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def offline_env(tmp_path_factory) -> dict:
     """Environment for subprocesses and kernels: a temporary KERAS_HOME seeded from
-    ../shared/datasets, and an IPython startup file that lets cifar10.load_data() use it."""
-    if not (DATASETS / "seed_keras_cache.py").exists():
+    ../shared/datasets, and the start-up files of grading/runtime.py (offline CIFAR-10, no nbgrader)."""
+    if not runtime.has_datasets(DATASETS):
         pytest.fail(f"offline datasets not found at {DATASETS} (set COURSE_DATASETS)")
     root = tmp_path_factory.mktemp("offline")
     keras_home, ipythondir = root / "keras_home", root / "ipython"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "kernel_env.py"),
-                    str(ipythondir), str(DATASETS), str(keras_home)], check=True)
+    runtime.seed_cache(DATASETS, keras_home)
+    runtime.write_startup(ipythondir, DATASETS)
     env = dict(os.environ)
     env.update(KERAS_HOME=str(keras_home), IPYTHONDIR=str(ipythondir),
                COURSE_PROFILE="quick", TF_CPP_MIN_LOG_LEVEL="2",
@@ -42,10 +44,10 @@ def offline_env(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def graded_assignment(repo, offline_env, tmp_path_factory, request):
-    """graded_assignment("schedules") -> batch_grading.GradedBatch: every simulated student of
+    """graded_assignment("schedules") -> helpers.graded_batch.GradedBatch: every simulated student of
     the assignment (reference, release, variants, tampering cases) graded in ONE sandboxed
     `python -m grading` batch, once per test session, shared by all suites that read it."""
-    from batch_grading import grade_assignment, publish
+    from helpers.graded_batch import grade_assignment, publish
 
     cache = {}
 

@@ -1,9 +1,9 @@
 """The CI batches put wrong variants that cannot hide each other's mistakes in one notebook
-(tests/batch_grading.py). These tests hold the rule: a shared notebook never holds a variant
+(tests/helpers/variants.py). These tests hold the rule: a shared notebook never holds a variant
 that changes a cell another member's expected failure may run."""
 from pathlib import Path
 
-from batch_grading import merge_wrong_variants, read_variant, solution_cells_run_by_tests
+from helpers.variants import merge_wrong_variants, read_variant, solution_cells_run_by_tests
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ Cost: 11 notebooks; every one trains three small networks on the grading budget 
 of one core each on a free machine), 2 workers: about 4-5 minutes on 2 free cores. Measured on
 2026-11-29 on the shared 2-core development machine at load average 20-26 (several other
 batches running): about 5 minutes per notebook per worker, so this file's batch ran into
-batch_grading's 1800 s timeout after 5 notebooks (the 5 correct ones, all at 30/30); the reference,
+the batch helper's 1800 s timeout after 5 notebooks (the 5 correct ones, all at 30/30); the reference,
 the 3 wrong ones and correct_subclassed were then graded in a second batch of 5 in 666 s
 (reference 30/30, every wrong one below the maximum on every cell it names); after a fix of the
 layer tracing, the release (0) and correct_subclassed (30/30) in a batch of 2 in 135 s.
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from batch_grading import grade_assignment, publish, read_variant
+from helpers.graded_batch import grade_assignment, publish
+from helpers.variants import read_variant
 
 ASSIGNMENT = "cifar10"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
@@ -29,7 +30,7 @@ WRONG = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_v
 CORRECT = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
 MANUAL = {"comparison"}  # graded by hand: no points from the autograder
 # The budget trainings take 10-30 s per cell on a free CI runner; these caps only stop a batch
-# that hangs, and leave room for a busy machine (the test caps of batch_grading are sized for the
+# that hangs, and leave room for a busy machine (the test caps of helpers/graded_batch.py are sized for the
 # small assignments).
 CAPS = ("--cell-seconds", "240", "--wall-seconds", "900")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grading_batches import default_grades, grade, small_batch
-from helpers import REPO
+from helpers.course import REPO
+from helpers.small_batch import default_grades, grade, small_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
 DASK = Path(sys.executable).parent / "dask"
@@ -98,9 +98,8 @@ def test_cluster_with_a_killed_worker_grades_each_submission_once(cluster, offli
 
 def test_unreachable_cluster_is_a_clear_error(monkeypatch):
     from grading import executors
-    from grading.batch import GradingError, Options
+    from grading.course import GradingError
     monkeypatch.setattr(executors, "CONNECT_SECONDS", 3)
-    opts = Options("schedules", Path("."), cluster="tcp://127.0.0.1:9")
     with pytest.raises(GradingError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
-        with executors.executor_for(opts, None, {"ipythondir": ".", "datasets": None}):
+        with executors.executor_for(2, "tcp://127.0.0.1:9", {"ipythondir": ".", "datasets": None}):
             pass

@@ -2,13 +2,15 @@
 
 One submission of the schedules assignment: a power schedule that ignores c (fails a hidden
 test only) and prints / displays a <script>. It is autograded, then `nbgrader generate_feedback`
-runs with the repository's nbgrader_config.py (grading.feedback.StripHiddenTests,
+runs with the repository's nbgrader_config.py (grading.hidden_tests.StripHiddenTests,
 HTMLExporter.sanitize_html)."""
 import re
 
 import pytest
 
-from batch_grading import build_submission, generate_feedback, grade_batch, solution_sources
+from helpers.course import solution_sources
+from helpers.nbgrader_batch import generate_feedback, grade_batch
+from helpers.variants import build_submission
 
 ASSIGNMENT = "schedules"
 STUDENT_CODE = '''
@@ -67,11 +69,11 @@ def test_student_script_is_not_live(feedback_html):
 
 
 def test_feedback_children_take_rounds_of_students(monkeypatch, tmp_path):
-    """grading.feedback_stage.Pipeline: a child per CHUNK students, or for fewer once the first
+    """grading.feedback.Pipeline: a child per CHUNK students, or for fewer once the first
     waited GATHER_SECONDS, or for the rest when the batch is done; every student once."""
     import time
 
-    from grading import feedback_stage
+    from grading import feedback
 
     rounds = []
 
@@ -79,14 +81,14 @@ def test_feedback_children_take_rounds_of_students(monkeypatch, tmp_path):
         rounds.append(list(students))
         return {s: None for s in students}
 
-    monkeypatch.setattr(feedback_stage, "generate", render)
-    monkeypatch.setattr(feedback_stage, "GATHER_SECONDS", 1.0)
-    pipeline = feedback_stage.Pipeline(tmp_path, "a", "sqlite://", tmp_path, parallel=1)
-    first = [f"s{i:02d}" for i in range(feedback_stage.CHUNK + 3)]
+    monkeypatch.setattr(feedback, "generate", render)
+    monkeypatch.setattr(feedback, "GATHER_SECONDS", 1.0)
+    pipeline = feedback.Pipeline(tmp_path, "a", "sqlite://", tmp_path, parallel=1)
+    first = [f"s{i:02d}" for i in range(feedback.CHUNK + 3)]
     for student in first:
         pipeline.add(student)
     time.sleep(2.5)  # the 3 after the first CHUNK have waited longer than GATHER_SECONDS
     pipeline.add("late")
     results = pipeline.close()  # the batch is done: "late" goes at once
-    assert rounds == [first[:feedback_stage.CHUNK], first[feedback_stage.CHUNK:], ["late"]]
+    assert rounds == [first[:feedback.CHUNK], first[feedback.CHUNK:], ["late"]]
     assert results == {s: None for s in first + ["late"]}

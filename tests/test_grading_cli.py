@@ -1,7 +1,7 @@
-"""`python -m grading`: layouts, reruns, resume after a kill, report, errors.
+"""`python -m grading`: errors, layouts end to end, reruns, resume after a kill, report.
 
-Uses a tiny one-function assignment (`tiny`, built here in a temporary course) so that kernels
-start in seconds; the real `schedules` assignment is graded by test_hostile_submissions.py.
+Uses a tiny one-function assignment (`tiny`, tests/helpers/tiny.py) so that kernels start in
+seconds; the real `schedules` assignment is graded by test_hostile_submissions.py.
 """
 import json
 import os
@@ -17,47 +17,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-sys.path.insert(0, str(Path(__file__).parent / "hostile"))
-from helpers import REPO, grading_cmd, read_grades, run_grading  # noqa: E402
+from helpers.course import REPO, grading_cmd, read_grades, run_grading
+from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
 
-from grading.collect import SubmissionError, clean_name, collect  # noqa: E402
-
-A = "tiny"
 CAPS = ["--workers", "2", "--cell-seconds", "30", "--wall-seconds", "90"]
-
-
-def _meta(gid, grade=False, solution=False, locked=False, points=None):
-    m = {"grade": grade, "grade_id": gid, "locked": locked, "schema_version": 3,
-         "solution": solution, "task": False}
-    if points is not None:
-        m["points"] = points
-    return {"nbgrader": m}
-
-
-def tiny_source():
-    return new_notebook(cells=[
-        new_markdown_cell("# Tiny\nWrite `add`.", metadata=_meta("intro", locked=True)),
-        new_code_cell("import math", metadata=_meta("setup", locked=True)),
-        new_code_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
-                      metadata=_meta("answer", solution=True)),
-        new_code_cell("assert add(1, 2) == 3, 'add(1, 2) should be 3'",
-                      metadata=_meta("test_visible", grade=True, locked=True, points=1)),
-        new_code_cell("### BEGIN HIDDEN TESTS\nassert add(-5, 7) == 2\n### END HIDDEN TESTS",
-                      metadata=_meta("test_hidden", grade=True, locked=True, points=2)),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-
-
-def student_nb(body):
-    nb = tiny_source()
-    nb.cells[2].source = body
-    nb.cells[4].source = ""  # the release holds no hidden tests
-    return nb
-
-
-RIGHT = "def add(a, b):\n    return a + b"
-WRONG = "def add(a, b):\n    return a - b"
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +33,7 @@ def env(offline_env):
 
 @pytest.fixture()
 def course(tmp_path):
-    c = tmp_path / "course"
-    (c / "grading").mkdir(parents=True)
-    for name in ("__init__.py", "feedback.py"):
-        (c / "grading" / name).write_bytes((REPO / "grading" / name).read_bytes())
-    (c / "nbgrader_config.py").write_bytes((REPO / "nbgrader_config.py").read_bytes())
-    (c / "solutions" / A).mkdir(parents=True)
-    nbformat.write(tiny_source(), c / "solutions" / A / f"{A}.ipynb")
-    return c
+    return tiny_course(tmp_path)
 
 
 def _write(path, nb):
@@ -94,44 +51,7 @@ def _submissions(course, conn_rows=True):
         con.close()
 
 
-# ------------------------------------------------------------------ layouts (no kernels)
-def test_collect_layouts(tmp_path):
-    nb = nbformat.writes(student_nb(RIGHT)).encode()
-    folder = tmp_path / "folder"
-    for rel in ("alice/tiny.ipynb", "bob/Copy of tiny.ipynb", "carol/tiny (1).ipynb",
-                "dave/notes.txt", "__MACOSX/alice/._tiny.ipynb", "erin/.ipynb_checkpoints/tiny-checkpoint.ipynb"):
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_bytes(nb)
-    subs, skipped = collect(folder, [A])
-    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
-    assert all(subs[s].files[A] == nb for s in ("alice", "bob", "carol"))
-    assert subs["dave"].files == {} and subs["dave"].others == ["notes.txt"]
-
-    flat = tmp_path / "flat.zip"
-    with zipfile.ZipFile(flat, "w") as zf:
-        zf.writestr("alice_tiny.ipynb", nb)
-        zf.writestr("bob_Copy of tiny (2).ipynb", nb)
-        zf.writestr("../../evil_tiny.ipynb", nb)  # path traversal: read in memory, never extracted
-        zf.writestr("noid.ipynb", nb)
-    subs, skipped = collect(flat, [A])
-    assert sorted(subs) == ["alice", "bob", "evil"]
-    assert any("noid.ipynb" in s for s in skipped)
-
-    lms = tmp_path / "lms"
-    (lms / "Alice Smith_12345_assignsubmission_file_").mkdir(parents=True)
-    (lms / "Alice Smith_12345_assignsubmission_file_" / "tiny.ipynb").write_bytes(nb)
-    (lms / "Bob Jones_678_assignsubmission_file_schedules (3).ipynb").write_bytes(nb)
-    subs, _ = collect(lms, [A], regex=r"_(?P<student>\d+)_assignsubmission")
-    assert sorted(subs) == ["12345", "678"]
-    with pytest.raises(SubmissionError):
-        collect(lms, [A], regex=r"(?P<who>\d+)")
-    assert clean_name("Copy of schedules (1).ipynb") == "schedules"
-    # Several notebooks: the name decides.
-    (folder / "alice" / "other.ipynb").write_bytes(nb)
-    subs, _ = collect(folder, ["tiny", "other"])
-    assert set(subs["alice"].files) == {"tiny", "other"}
-
-
+# ------------------------------------------------------------------ errors (no kernels)
 def test_bad_arguments(course, tmp_path, env):
     proc = run_grading(course, A, tmp_path / "nowhere", env=env)
     assert proc.returncode == 2 and "submissions not found" in proc.stderr
@@ -160,7 +80,11 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     subs = tmp_path / "subs"
     _write(subs / "alice" / "tiny.ipynb", student_nb(RIGHT))
     _write(subs / "bob" / "tiny.ipynb", student_nb(WRONG))
-    _write(subs / "carol" / "Copy of tiny (1).ipynb", student_nb(RIGHT))
+    # Carol pasted the visible test above her answer to try it early: the copy that follows
+    # the answer is the one graded (grading/intake.py), so she loses nothing.
+    carol = student_nb(RIGHT)
+    carol.cells.insert(2, nbformat.from_dict(json.loads(json.dumps(carol.cells[3]))))
+    _write(subs / "carol" / "Copy of tiny (1).ipynb", carol)
     t0 = time.monotonic()
     proc = run_grading(course, A, subs, *CAPS, env=env)
     first = time.monotonic() - t0
@@ -175,6 +99,8 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     fb = (course / "feedback" / "alice" / A / f"{A}.html").read_text()
     assert "BEGIN HIDDEN TESTS" not in fb and "add(-5, 7)" not in fb
     assert (course / "submitted" / "carol" / A / f"{A}.ipynb").exists()
+    assert any("only the last copy is graded" in p
+               for p in json.loads((course / "autograded" / f".grading-state-{A}.json").read_text())["carol"]["problems"])
 
     # Unchanged: nothing is executed again.
     t0 = time.monotonic()
@@ -196,19 +122,16 @@ def test_results_collected_while_later_students_are_prepared(course, tmp_path, e
     third is prepared while the second runs: every job keeps a connection folder of its own.
     (Folders named by the number of jobs still running were reused here, and the whole batch
     stopped with FileExistsError.) The grader runs in this process, to slow one step down."""
-    from grading import cli
-    from grading.batch import Batch
+    from grading import cli, steps
     subs = tmp_path / "subs"
     for i in range(4):
         _write(subs / f"s{i}" / "tiny.ipynb", student_nb(RIGHT if i != 2 else WRONG))
-    prepare = Batch.before_execution
 
-    def slow_for_s1(self, student, *args):
-        if student == "s1":
+    def slow_for_s1(job, ctx):  # one more declared step, with the steps' signature
+        if job.student == "s1":
             time.sleep(12)  # s0's kernel starts, runs and is collected meanwhile
-        return prepare(self, student, *args)
 
-    monkeypatch.setattr(Batch, "before_execution", slow_for_s1)
+    monkeypatch.setattr(steps, "BEFORE", [*steps.BEFORE, slow_for_s1])
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     umask = os.umask(0o022)
@@ -330,12 +253,7 @@ def test_unprivileged_grader(tmp_path, env):
     base = tmp_path / "unprivileged"
     (base / "home").mkdir(parents=True)
     (base / "nodata").mkdir()
-    c = base / "course"
-    (c / "grading").mkdir(parents=True)
-    for name in ("__init__.py", "feedback.py"):
-        (c / "grading" / name).write_bytes((REPO / "grading" / name).read_bytes())
-    (c / "nbgrader_config.py").write_bytes((REPO / "nbgrader_config.py").read_bytes())
-    _write(c / "solutions" / A / f"{A}.ipynb", tiny_source())
+    c = tiny_course(base)
     z = base / "subs.zip"
     with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("alice/tiny.ipynb", nbformat.writes(student_nb(RIGHT)))
@@ -370,68 +288,3 @@ def test_unprivileged_grader(tmp_path, env):
     totals = {s: g["total"] for s, g in read_grades(c, A).items()}
     assert totals["alice"] == 3.0 and totals["bob"] == 0.0 and totals.get("carol", 0.0) == 0.0
     assert (c / "feedback" / "alice" / A / f"{A}.html").stat().st_uid == 65534
-
-
-def test_intake_rejects_or_repairs_per_student():
-    """Hostile notebook files give a reason; malformed nbgrader metadata of any type is removed."""
-    from grading.intake import MAX_DEPTH, Rejected, read_submission
-    for raw, why in [(b"", "empty"), (b"\xff\xfe", "UTF-8"), (b"[1, 2]", "not a notebook"),
-                     (b"[" * 5000 + b"]" * 5000, "nested deeper"),
-                     (b'{"cells": 3}', "no cells"),
-                     (b'{"cells": [], "m": ' + b"[" * (MAX_DEPTH + 5) + b"]" * (MAX_DEPTH + 5) + b"}", "nested"),
-                     (nbformat.writes(new_notebook(cells=[new_code_cell("1")] * 51)).encode(), "51 cells")]:
-        with pytest.raises(Rejected, match=why):
-            read_submission(raw, max_cells=50)
-    nb = student_nb(RIGHT)
-    odd = [["answer"], 7, None, {"x": 1}, "bad id!"]
-    for cell, gid in zip(nb.cells, odd):
-        cell.metadata["nbgrader"]["grade_id"] = gid
-    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": ["not", "a", "dict"]}))
-    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": "yes", "grade_id": "x"}}))
-    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": True, "points": "9"}}))
-    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50)
-    assert len(problems) == 8 and all("malformed nbgrader metadata" in p for p in problems), problems
-    assert all("nbgrader" not in c.metadata for c in out.cells)
-    # A copied cell keeps nothing of the original's identity; an unknown grade_id is dropped.
-    nb = student_nb(RIGHT)
-    nb.cells.insert(2, nbformat.from_dict(json.loads(json.dumps(nb.cells[3]))))
-    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {"grade": True, "grade_id": "bonus",
-                                                                  "points": 99}}))
-    nb.cells.append(new_code_cell("pass", metadata={"nbgrader": {}}))
-    known = {c.metadata["nbgrader"]["grade_id"] for c in tiny_source().cells}
-    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50, known=known)
-    assert [p.split(" (")[0] for p in problems] == [
-        "grade_id test_visible used by cells 2 and 4", "cell 6 has nbgrader metadata with a grade_id "
-        "the assignment does not have", "malformed nbgrader metadata in cell 7"], problems
-    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in out.cells]
-    assert ids == ["intro", "setup", "test_visible", "answer", None, "test_hidden", None, None]
-
-
-def test_collect_reports_odd_members(tmp_path):
-    """A corrupt zip member, a symlink (zip or folder) and control characters stay per student."""
-    from grading.collect import collect
-    nb = nbformat.writes(student_nb(RIGHT)).encode()
-    z = tmp_path / "subs.zip"
-    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("alice/tiny.ipynb", nb)
-        zf.writestr("carol/tiny.ipynb", nb * 3)
-        link = zipfile.ZipInfo("dave/tiny.ipynb")
-        link.external_attr = 0o120777 << 16
-        zf.writestr(link, "/etc/shadow")
-        zf.writestr("erin/ti\x1bny.ipynb", nb)
-    raw = bytearray(z.read_bytes())
-    start = raw.index(b"carol/tiny.ipynb") + len(b"carol/tiny.ipynb") + 40
-    raw[start:start + 200] = b"\x00" * 200
-    z.write_bytes(bytes(raw))
-    subs, _ = collect(z, [A])
-    assert subs["alice"].files[A] == nb
-    assert not subs["carol"].files and "corrupt zip member" in subs["carol"].problems[0]
-    assert not subs["dave"].files and "symbolic link" in subs["dave"].problems[0]
-    assert subs["erin"].names[A] == "ti\\x1bny.ipynb"
-    folder = tmp_path / "folder"
-    (folder / "frank").mkdir(parents=True)
-    (folder / "frank" / "tiny.ipynb").symlink_to(tmp_path / "subs.zip")
-    (folder / "gina").symlink_to(tmp_path)  # a linked folder is not entered
-    subs, skipped = collect(folder, [A])
-    assert not subs["frank"].files and "symbolic link" in subs["frank"].problems[0]
-    assert any("gina" in line and "symbolic link" in line for line in skipped), skipped

@@ -1,6 +1,6 @@
 """Hostile submissions on the `schedules` assignment, graded as ONE batch with 2 workers.
 
-Each hostile notebook (tests/hostile/payloads.py) is the reference solution with a wrong
+Each hostile notebook (tests/helpers/hostile_payloads.py) is the reference solution with a wrong
 `power_schedule` plus one attack: infinite loops (one swallowing KeyboardInterrupt), a memory
 bomb, os._exit, SIGKILL, sys.exit, deleted/edited/retyped test cells, redefined test helpers,
 monkeypatched math/numpy/builtins, a silenced traceback, reads of solutions/ and other students'
@@ -22,9 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "hostile"))
-from helpers import make_course, read_grades, run_grading, tree_hashes  # noqa: E402
-from payloads import POWER_TESTS, build_all  # noqa: E402
+from helpers.course import make_course, read_grades, run_grading, tree_hashes
+from helpers.hostile_payloads import POWER_TESTS, build_all
 
 pytestmark = pytest.mark.slow
 
@@ -239,13 +238,13 @@ def test_report(hostile_batch):
 
 # ------------------------------------------------------------- limits, seen from inside a sandbox
 def _sandbox_spec(tmp_path, **caps):
-    from grading import limits
+    from grading import cgroups
     from grading.sandbox import Caps, SandboxSpec, host_user
     os.chmod(tmp_path, 0o755)
     return SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None, keras_seed=None,
                        ipythondir=str(tmp_path / "ipython"), scratch=str(tmp_path / "job" / "scratch"),
                        conn_dir=str(tmp_path / "conn"), caps=Caps(**caps), run_as=host_user(),
-                       cgroup=limits.detect()[0], tag=f"test{os.getpid()}")
+                       cgroup=cgroups.detect()[0], tag=f"test{os.getpid()}")
 
 
 INSIDE = r'''

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from batch_grading import build_submission, grade_batch, max_points, read_variant, solution_sources
+from helpers.course import solution_sources
+from helpers.nbgrader_batch import grade_batch
+from helpers.variants import build_submission, max_points, read_variant
 from grading.checks.initializers import (SAMPLE, TRUNCATION_CORRECTION, bound_problem,
                                          sample_problem)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grading_batches import ASSIGNMENT, FAST, default_grades, grade, small_batch
-from helpers import grading_cmd, make_course, read_grades
+from helpers.course import grading_cmd, make_course, read_grades
+from helpers.small_batch import ASSIGNMENT, FAST, default_grades, grade, small_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
 

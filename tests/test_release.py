@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from batch_grading import _nbgrader
+from helpers.nbgrader_batch import nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir()
@@ -26,7 +26,7 @@ def regenerated(tmp_path_factory) -> Path:
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     for name in ASSIGNMENTS:
-        _nbgrader(["generate_assignment", name, "--force"], course, env, timeout=600)
+        nbgrader(["generate_assignment", name, "--force"], course, env, timeout=600)
     return course / "exercises"
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from batch_grading import grade_batch, max_points, read_variant, solution_sources, build_submission
+from helpers.course import solution_sources
+from helpers.nbgrader_batch import grade_batch
+from helpers.variants import build_submission, max_points, read_variant
 
 ASSIGNMENT = "schedules"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT

@@ -15,7 +15,8 @@ import tokenize
 import nbformat
 import pytest
 
-from batch_grading import read_variant, solution_sources
+from helpers.course import solution_sources
+from helpers.variants import read_variant
 from conftest import REPO
 from grading.similarity import (THRESHOLD, code_cells, csv_rows, find_similar, read_answers,
                                 release_code, to_html)

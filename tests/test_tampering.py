@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from batch_grading import read_variant
+from helpers.variants import read_variant
 
 ASSIGNMENT = "schedules"
 FOLDER = Path(__file__).parent / "submissions" / ASSIGNMENT / "tampering"
@@ -59,7 +59,7 @@ def _hidden_inputs(graded, student: str) -> set[str]:
     """The literals of the hidden inputs this student's probes were given (recomputed)."""
     from grading.checks import load
     from grading.collect import Submission
-    from grading.verdicts import rng_for
+    from grading.judge import rng_for
     data = (graded.course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
     digest = Submission(student, files={ASSIGNMENT: data}).digest()
     checks = load(ASSIGNMENT)

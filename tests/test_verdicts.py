@@ -1,5 +1,5 @@
 """Grader-side verdicts without a kernel: probe reports parsed defensively, judged, written in
-the form nbgrader scores (grading/probes.py, grading/verdicts.py, grading/checks/)."""
+the form nbgrader scores (grading/probes.py, grading/checks/, grading/judge.py)."""
 import json
 
 import nbformat
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from nbgrader.utils import determine_grade
 
-from grading.checks import load
+from grading.checks import Probe, call, load, tensor
+from grading.judge import rng_for, write_verdict
 from grading.probes import MIME, ReportError, read_report
-from grading.verdicts import Probe, call, rng_for, tensor, write_verdict
 
 
 def _report(results, **extra):
@@ -69,7 +69,7 @@ def test_visible_messages_show_values():
 
 @pytest.mark.parametrize("fraction, points, expected", [(1.0, 2, 2.0), (0.5, 2, 1.0), (0.0, 2, 0.0)])
 def test_written_verdict_is_scored_by_nbgrader(fraction, points, expected):
-    from grading.verdicts import Verdict
+    from grading.checks import Verdict
     cell = _test_cell(points)
     write_verdict(cell, Verdict(fraction, [] if fraction == 1 else ["g: wrong value"]), points, hidden=True)
     assert determine_grade(cell)[0] == expected

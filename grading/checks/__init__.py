@@ -1,11 +1,11 @@
-"""Per-assignment checks: the grader-side half of every autograded test cell.
+"""The check author's whole API: what a check asks the kernel, what it expects, and `load`.
 
-Contract of a checks module `grading/checks/<assignment>.py` (it lives outside solutions/,
-because nbgrader's generate_assignment copies every other file of solutions/<a>/ into the
-release):
+A checks module `grading/checks/<assignment>.py` is the grader-side half of every autograded test
+cell of its assignment (it lives outside solutions/, because nbgrader's generate_assignment copies
+every other file of solutions/<a>/ into the release; a course root other than this repository may
+keep its own in its `grading/checks/`). It imports from this module only:
 
-    from grading.checks import Checks
-    from grading.verdicts import call, tensor
+    from grading.checks import Checks, call, tensor
 
     checks = Checks()                                   # the module must define `checks`
 
@@ -16,37 +16,238 @@ release):
             p.close("power_schedule with c != 1 and an integer tensor step",
                     lr / (1 + t / s) ** c, call("power_schedule", tensor(t), lr, s, c))
 
-- `p` is an empty `grading.verdicts.Probe` (hidden or not, as declared); `rng` a
-  `numpy.random.Generator` seeded from the grading seed, the student, the cell and the
-  submission's content. Draw every hidden parameter from `rng` (never from the clock or a
-  global generator) so that a rerun of the same submission sees the same inputs.
+- `p` is an empty `Probe` (hidden or not, as declared); `rng` a `numpy.random.Generator` seeded
+  from the grading seed, the student, the cell and the submission's content (grading.judge).
+  Draw every hidden parameter from `rng` (never from the clock or a global generator) so that a
+  rerun of the same submission sees the same inputs.
 - Fill `p` with steps (`p.run(code)`), observations (`p.value(expr)`) and expectations
   (`p.close`, `p.equal`, `p.expect` with a custom test). Expected values are computed here, in
   the grader, by plain Python/NumPy reference code: they never enter the kernel. Code sent to
   the kernel may use the student's names (globals of the notebook), `np`, `keras` (imported
   afresh by the probe) and locals of earlier steps; build calls with `call()`/`tensor()` so
   literals are exact. Use only the public names the task text asks for.
+
+      p.run("model = tiny_model(0.01)")                        # a step run in the kernel
+      p.close("power_schedule with c != 1", want,              # `want` stays in the grader
+              call("power_schedule", tensor(t), lr, s, c))     # the kernel evaluates this call
+      p.equal("the callback's class", True, "isinstance(cb, keras.callbacks.ReduceLROnPlateau)")
+      p.expect("recorded rates", "rates", lambda obs: None if ok(obs) else "wrong rates")
+
 - Expectations in different `part=`s earn equal shares of the cell's points (partial credit
-  for independent parts); within a part, one failure loses the part.
+  for independent parts); within a part, one failure loses the part. `Probe.judge(report)` gives
+  the `Verdict`: the fraction of the points earned and the grader's messages.
 - For a hidden check, write `what` without parameter values ("power_schedule with c != 1"):
-  messages of hidden probes never show inputs, expected or observed values.
+  messages of hidden probes name what failed in words the check wrote, never the inputs, the
+  expected or the observed values, and show only the type of a builtin exception (a student
+  could otherwise smuggle hidden data into its feedback).
 - Every autograded test cell of the assignment must have a check; the batch refuses to start
   otherwise. A check must accept every answer the task text allows (tolerances like the
   notebook's own tests, float32 arithmetic, Python or tensor results) and catch every typical
   mistake: tests/submissions/<assignment>/ and scripts/mutation_score.py hold it to that.
 
 The notebook's own test cells stay for students (Colab) and for the plain `nbgrader autograde`
-workflow; `python -m grading` replaces them by probes and decides with these checks.
+workflow; `python -m grading` replaces them by probe cells (grading/probes.py) and decides with
+these checks (grading/judge.py).
 """
 from __future__ import annotations
 
+import builtins
 import importlib
-from dataclasses import dataclass
-from typing import Callable
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
-from ..verdicts import Probe
+from ..probes import probe_source
+from ..runtime import datasets_dir, grading_cache  # noqa: F401 (for checks that read reference data)
+
+BUILTIN_ERRORS = {name for name in dir(builtins)
+                  if isinstance(getattr(builtins, name), type)
+                  and issubclass(getattr(builtins, name), BaseException)}
+MAX_MESSAGES = 4
+
+
+class Code(str):
+    """Python source for the probe, inserted as is (its repr is itself)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def tensor(value, dtype: str | None = None) -> Code:
+    """A scalar or array argument passed to the student's code as a Keras tensor."""
+    literal = repr(_plain(value))
+    return Code(f"keras.ops.convert_to_tensor({literal}" + (f", dtype={dtype!r})" if dtype else ")"))
+
+
+def _plain(value):
+    """Python scalars/lists for repr() (NumPy types have another repr)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def call(function: str, *args, **kwargs) -> Code:
+    """Source of a call of the student's `function` with literal arguments."""
+    parts = [repr(_plain(a)) for a in args] + [f"{k}={_plain(v)!r}" for k, v in kwargs.items()]
+    return Code(f"{function}({', '.join(parts)})")
+
+
+@dataclass
+class Observation:
+    """What the kernel reported for one key: a value (plain data) and its kind, or an error."""
+    value: Any = None
+    kind: str = ""
+    error: str | None = None
+    missing: bool = False
+
+    @classmethod
+    def of(cls, report: dict, key: str) -> "Observation":
+        entry = report.get(key)
+        if entry is None:
+            return cls(missing=True)
+        return cls(value=entry.get("value"), kind=entry.get("kind", ""), error=entry.get("error"))
+
+    def problem(self) -> str | None:
+        """Why there is no value to compare (None when there is one)."""
+        if self.missing:
+            return "not reached (an earlier step failed)"
+        if self.error:
+            name = self.error if self.error in BUILTIN_ERRORS else "an exception"
+            return f"raised {name}"
+        return None
+
+
+@dataclass
+class Expectation:
+    key: str
+    what: str
+    part: str
+    test: Callable[[Observation], str | None]   # None when fine, else what was wrong (values)
+    hidden_text: str = "wrong value"            # what a hidden message says instead
+
+
+@dataclass
+class Verdict:
+    fraction: float
+    messages: list[str]
+
+
+def as_numbers(value) -> np.ndarray | None:
+    """An observed value as a float array (None when it is not numeric)."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr
+
+
+def _fmt(value) -> str:
+    arr = as_numbers(value)
+    if arr is not None and arr.ndim == 0:
+        return f"{float(arr):.6g}"
+    if arr is not None and arr.size <= 12:
+        return np.array2string(arr, precision=6, separator=", ")
+    text = repr(value)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+@dataclass
+class Probe:
+    """The observations one test cell makes in the kernel and the grader's expectations."""
+    hidden: bool = False
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    expectations: list[Expectation] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)   # literals of hidden inputs (for redaction)
+
+    # ------------------------------------------------------------------ what the kernel runs
+    def run(self, code: str, key: str | None = None) -> str:
+        """A step of statements run in the kernel; an exception in it is recorded under `key`."""
+        key = key or f"step{len(self.steps)}"
+        self.steps.append((key, code))
+        self._remember(code)
+        return key
+
+    def value(self, expr: str, key: str | None = None) -> str:
+        """Observe the value of an expression (evaluated in the kernel) under `key`."""
+        key = key or f"v{len(self.steps)}"
+        self.steps.append((key, f"record({key!r}, lambda: ({expr}))"))
+        self._remember(expr)
+        return key
+
+    def _remember(self, code: str) -> None:
+        if self.hidden:
+            for lit in re.findall(r"(?<![\w.])\d+\.\d{4,}(?:e-?\d+)?", code):
+                self.secrets.add(lit)
+                if "." in lit and len(lit) > 8:
+                    self.secrets.add(lit[:8])  # also as printed with fewer digits
+
+    # ------------------------------------------------------------------ what the grader expects
+    def expect(self, what: str, key_or_expr: str, test: Callable[[Observation], str | None],
+               part: str = "all", hidden_text: str = "wrong value") -> None:
+        """A custom expectation: `test(observation)` returns None when right, else why not."""
+        key = key_or_expr if any(k == key_or_expr for k, _ in self.steps) else self.value(key_or_expr)
+        self.expectations.append(Expectation(key, what, part, test, hidden_text))
+
+    def close(self, what: str, expected, expr: str, rtol: float = 1e-4, atol: float = 1e-9,
+              part: str = "all") -> None:
+        """The observed number (or array) is within rtol/atol of `expected` (same shape)."""
+        want = np.asarray(expected, dtype=np.float64)
+
+        def test(obs: Observation) -> str | None:
+            got = as_numbers(obs.value)
+            if got is None or got.shape != want.shape:
+                return f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
+            if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=False):
+                return f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
+            return None
+        self.expect(what, expr, test, part)
+
+    def equal(self, what: str, expected, expr: str, part: str = "all") -> None:
+        """The observed value equals `expected` exactly (plain data)."""
+        def test(obs: Observation) -> str | None:
+            return None if obs.value == expected else f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
+        self.expect(what, expr, test, part)
+
+    # ------------------------------------------------------------------ the cell and the verdict
+    def source(self) -> str:
+        return probe_source(self.steps)
+
+    def judge(self, report: dict) -> Verdict:
+        parts: dict[str, list[str]] = {}
+        for exp in self.expectations:
+            failures = parts.setdefault(exp.part, [])
+            obs = Observation.of(report, exp.key)
+            why = obs.problem()
+            if why is None:
+                try:
+                    detail = exp.test(obs)
+                except Exception as exc:  # a check must not crash on odd data: it is a fail
+                    detail = f"unusable value ({type(exc).__name__})"
+                if detail is not None:
+                    why = exp.hidden_text if self.hidden else detail
+            if why is not None:
+                failures.append(f"{exp.what}: {why}")
+        if not parts:
+            raise ValueError("a check without expectations")
+        passed = sum(1 for f in parts.values() if not f)
+        messages = []
+        for name, failures in parts.items():
+            if failures:
+                extra = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+                messages.append(failures[0] + extra)
+        return Verdict(passed / len(parts), messages[:MAX_MESSAGES])
+
+
+def failed(message: str) -> Verdict:
+    return Verdict(0.0, [message])
 
 
 @dataclass
@@ -75,14 +276,27 @@ class Checks(dict):
         return register
 
 
-def load(assignment: str) -> Checks | None:
-    """The assignment's checks, or None when it has no checks module (legacy in-kernel tests)."""
-    try:
-        module = importlib.import_module(f"{__name__}.{assignment}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{assignment}":
-            return None
-        raise
+def module_file(assignment: str, course_root: Path | None = None) -> Path | None:
+    """The checks module of an assignment: the course root's own `grading/checks/<assignment>.py`
+    when it has one (a course other than this repository), else this folder's; None if neither."""
+    for folder in ([Path(course_root) / "grading" / "checks"] if course_root else []) + [Path(__file__).parent]:
+        if (folder / f"{assignment}.py").is_file():
+            return folder / f"{assignment}.py"
+    return None
+
+
+def load(assignment: str, course_root: Path | None = None) -> Checks:
+    """The assignment's checks (see `module_file`); LookupError when it has none."""
+    path = module_file(assignment, course_root)
+    if path is None:
+        raise LookupError(f"no checks module for {assignment}")
+    name = f"{__name__}.{assignment}"
+    if path == Path(__file__).parent / path.name:
+        module = importlib.import_module(name)
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     checks = getattr(module, "checks", None)
     if not isinstance(checks, Checks):
         raise TypeError(f"{module.__name__} must define `checks = Checks()`")

@@ -20,12 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Checks
-from ..verdicts import Code, Observation, as_numbers, call
+from . import Checks, Code, Observation, as_numbers, call, datasets_dir, grading_cache
 from .schedules import one_cycle  # the 1cycle rates both assignments ask for
 
 checks = Checks()
-REPO = Path(__file__).resolve().parents[2]
 
 # The grading budget (the notebook's set-up cell has the same values, for the Colab tests).
 BUDGET_EPOCHS, BUDGET_BATCH, BUDGET_DEPTH = 3, 64, 10
@@ -162,15 +160,13 @@ def predicted_classes(model, X):
 def batch_1_labels() -> np.ndarray:
     """Labels of CIFAR-10's data_batch_1 (the budget's training and validation images), read by
     the grader itself: from a decompressed Keras cache when one is there, else from the offline
-    datasets (../shared/datasets or $COURSE_DATASETS)."""
+    datasets (grading.runtime.datasets_dir)."""
     candidates = []
-    for home in (os.environ.get("GRADING_CACHE") and Path(os.environ["GRADING_CACHE"]) / "keras_home",
-                 Path.home() / ".cache" / "tdnn-grading" / "keras_home", os.environ.get("KERAS_HOME")):
+    for home in (grading_cache() / "keras_home", os.environ.get("KERAS_HOME")):
         if home:
             candidates += [Path(home) / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py" / "data_batch_1",
                            Path(home) / "datasets" / "cifar-10-batches-py" / "data_batch_1"]
-    datasets = Path(os.environ.get("COURSE_DATASETS") or REPO.parent / "shared" / "datasets")
-    candidates.append(datasets / "cifar-10-batches-py" / "data_batch_1.xz")
+    candidates.append(datasets_dir() / "cifar-10-batches-py" / "data_batch_1.xz")
     for path in candidates:
         if path.is_file():
             raw = path.read_bytes()

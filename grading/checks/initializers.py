@@ -32,8 +32,7 @@ import math
 
 import numpy as np
 
-from . import Checks
-from ..verdicts import Code, call
+from . import Checks, Code, call
 
 checks = Checks()
 

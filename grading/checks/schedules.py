@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from . import Checks
-from ..verdicts import Code, call, tensor
+from . import Checks, Code, call, tensor
 
 checks = Checks()
 

@@ -1,4 +1,4 @@
-"""Hostile submissions for tests/test_hostile_submissions.py, built from the release notebook.
+"""The attacks of tests/test_hostile_submissions.py: hostile submissions built from the release.
 
 Every hostile submission is the reference solution with a *wrong* `power_schedule` (it returns
 0.0) plus one attack, so the most it can earn honestly is the total minus the power tests; the
@@ -15,7 +15,7 @@ import json
 
 import nbformat
 
-from helpers import reference_submission
+from .course import reference_submission
 
 WRONG_POWER = "def power_schedule(t, initial_lr, s, c=1.0):\n    return 0.0\n"
 POWER_TESTS = ("test_power_visible", "test_power_hidden")

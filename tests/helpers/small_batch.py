@@ -1,4 +1,4 @@
-"""A small `schedules` batch shared by the PostgreSQL and Dask tests, and its default grades.
+"""The two-student `schedules` batch that the PostgreSQL and Dask tests grade another way.
 
 `small_batch(root)` builds a course root and a submissions folder with two students: the
 reference solution and the untouched release. `default_grades(...)` grades that batch once per
@@ -9,13 +9,11 @@ it twice.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).parent / "hostile"))
-from helpers import make_course, read_grades, reference_submission, run_grading  # noqa: E402
+from .course import make_course, read_grades, reference_submission, run_grading
 
 ASSIGNMENT = "schedules"
 # Lean: no feedback or report (not what these tests are about), caps as the hostile batch.

@@ -1,9 +1,8 @@
-"""Helpers shared by tests/test_grading_cli.py and tests/test_hostile_submissions.py.
+"""A throw-away course root, the reference submission, and `python -m grading` run on it.
 
-`make_course` builds a throw-away course root (the repository's nbgrader_config.py and feedback
-preprocessor, one assignment's source and release); `reference_submission` is the release
-notebook with the instructor's solutions filled in; `inject` puts code into an answer cell;
-`run_grading` runs `python -m grading` as a subprocess; `read_grades` reads the gradebook.
+`make_course` copies the repository's nbgrader_config.py (with the grading modules it names) and
+one assignment's source and release; `reference_submission` is the release with the instructor's
+answers; `run_grading` runs `python -m grading` as a subprocess; `read_grades` reads the gradebook.
 """
 from __future__ import annotations
 
@@ -18,15 +17,22 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
+# The grading modules that nbgrader_config.py loads by name (the feedback preprocessor).
+CONFIG_MODULES = ("__init__.py", "hidden_tests.py")
+
+
+def copy_config(course: Path) -> None:
+    """nbgrader_config.py and the grading modules it names, into a course root."""
+    (course / "grading").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    for name in CONFIG_MODULES:
+        shutil.copy2(REPO / "grading" / name, course / "grading" / name)
 
 
 def make_course(root: Path, assignment: str = "schedules", source: Path | None = None,
                 release: Path | None = None) -> Path:
     course = Path(root) / "course"
-    (course / "grading").mkdir(parents=True)
-    shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
-    for name in ("__init__.py", "feedback.py"):
-        shutil.copy2(REPO / "grading" / name, course / "grading" / name)
+    copy_config(course)
     src = Path(source) if source else REPO / "solutions" / assignment
     rel = Path(release) if release else REPO / "exercises" / assignment
     shutil.copytree(src, course / "solutions" / assignment)
@@ -35,31 +41,31 @@ def make_course(root: Path, assignment: str = "schedules", source: Path | None =
     return course
 
 
-def solution_code(source_nb: Path) -> dict:
-    """grade_id -> the instructor's code of each solution cell, without the markers."""
-    nb = nbformat.read(source_nb, as_version=4)
-    out = {}
+_DELIMITER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+def solution_sources(root: Path, assignment: str) -> dict[str, str]:
+    """grade_id -> the reference source of each solution cell of `root/solutions/ASSIGNMENT`
+    (the repository or a course root), solution delimiters removed."""
+    nb = nbformat.read(Path(root) / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    sources = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            out[meta["grade_id"]] = re.sub(r"(?m)^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", cell.source)
-    return out
+        if meta.get("solution"):
+            lines = [line for line in cell.source.split("\n") if not _DELIMITER.match(line)]
+            sources[meta["grade_id"]] = "\n".join(lines)
+    return sources
 
 
 def reference_submission(course: Path, assignment: str = "schedules"):
     """The release notebook with every answer cell holding the reference solution."""
     nb = nbformat.read(course / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
-    code = solution_code(course / "solutions" / assignment / f"{assignment}.ipynb")
+    code = solution_sources(course, assignment)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in code:
             cell.source = code[gid]
     return nb
-
-
-def answer_ids(nb) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
 
 
 def inject(nb, grade_id: str, code: str, where: str = "after"):
@@ -82,17 +88,22 @@ def tree_hashes(folder: Path) -> dict:
             for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
+def grading_env(env: dict | None = None) -> dict:
+    """The environment `python -m grading` runs in here: the repository importable, the venv on PATH."""
+    env = dict(env or os.environ)
+    env["PYTHONPATH"] = str(REPO)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
 def grading_cmd(course: Path, assignment: str, submissions: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "grading", assignment, str(submissions),
             "--course-root", str(course), "--no-progress", *extra]
 
 
 def run_grading(course, assignment, submissions, *extra, env=None, timeout=1200):
-    env = dict(env or os.environ)
-    env["PYTHONPATH"] = str(REPO)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(grading_cmd(course, assignment, submissions, *extra), cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(grading_cmd(course, assignment, submissions, *extra), cwd=REPO,
+                          env=grading_env(env), capture_output=True, text=True, timeout=timeout)
 
 
 def read_grades(course: Path, assignment: str = "schedules", db_url: str | None = None) -> dict:

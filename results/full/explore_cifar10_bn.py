@@ -1,10 +1,10 @@
 """Exploration for the CIFAR-10 capstone's part c (Batch Normalization), outside the notebook.
 
-    .venv/bin/python scripts/explore_cifar10_bn.py --lr 5e-4 --placement before --seed 42
+    .venv/bin/python results/full/explore_cifar10_bn.py --lr 5e-4 --placement before --seed 42
 
 Trains the part-c network (20 x Dense(100, He) with BN, ELU, Nadam, batch 32, early stopping on
 val_accuracy with restored weights) on the notebook's 45,000 / 5,000 split with the chosen
-variant, and appends one row to results/full/logs/cifar10-bn-explore.csv: best validation accuracy,
+variant, and appends one row to logs/cifar10-bn-explore.csv beside this script: best validation accuracy,
 best epoch, epochs run, median seconds per epoch. Used to choose the solution's settings for part c;
 every run is kept, whatever it gave.
 """
@@ -17,9 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = Path(os.environ.get("COURSE_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
-OUT = REPO / "results" / "full" / "logs" / "cifar10-bn-explore.csv"
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from grading import runtime  # noqa: E402
+
+DATASETS = runtime.datasets_dir()
+OUT = Path(__file__).resolve().parent / "logs" / "cifar10-bn-explore.csv"
 
 
 def parse_args(argv):
@@ -43,9 +46,7 @@ def load_cifar10():
     """The notebook's split from the offline copy, seeded once into the maintainer commands'
     KERAS_HOME (scripts/setup-env.sh), not into a fresh 176 MB copy per run."""
     keras_home = Path(os.environ.get("KERAS_HOME", REPO / "_build" / "keras_home"))
-    sys.path.insert(0, str(REPO / "scripts"))
-    import kernel_env
-    kernel_env.seed_cache(DATASETS, keras_home)
+    runtime.seed_cache(DATASETS, keras_home)
     os.environ["KERAS_HOME"] = str(keras_home)
     sys.path.append(str(DATASETS))
     import keras

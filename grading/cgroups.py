@@ -1,4 +1,4 @@
-"""Per-sandbox limits: a cgroup per sandbox (memory, pids, CPU), or per-process rlimits.
+"""A cgroup per sandbox (memory, pids, CPU), where the machine lets the grader make one.
 
 `detect()` says which mechanism this machine offers to this process:
 
@@ -65,18 +65,31 @@ def _v1_bases() -> dict | None:
 
 def detect() -> tuple[str | None, str]:
     """(mechanism, why): "cgroup2" / "cgroup1" when a test cgroup can be made here, else None."""
-    probe = None
+    trial = None
     try:
-        probe = SandboxCgroup.create(f"probe-{os.getpid()}", memory_mb=64, pids=8, cpus=1)
-        kind = probe.kind
+        trial = SandboxCgroup.create(f"selftest-{os.getpid()}", memory_mb=64, pids=8, cpus=1)
+        kind = trial.kind
         return kind, f"{kind}: memory, pids and CPU limited per sandbox"
     except (OSError, LookupError, ValueError) as exc:
         return None, (f"no writable cgroup ({type(exc).__name__}: {exc}); per-process rlimits only "
                       "(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC): the memory of several processes of one "
                       "sandbox can add up past the cap")
     finally:
-        if probe is not None:
-            probe.remove()
+        if trial is not None:
+            trial.remove()
+
+
+def _counter(path: Path, key: str) -> int:
+    """The value of `key` in a cgroup's "key value" lines (0 when the file or the key is missing)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
 
 
 class SandboxCgroup:
@@ -139,30 +152,14 @@ class SandboxCgroup:
         return [str(d / "cgroup.procs") for d in self.dirs]
 
     def oom_kills(self) -> int:
-        try:
-            if self.kind == "cgroup2":
-                text = (self.dirs[0] / "memory.events").read_text()
-            else:
-                text = (self._dir("memory") / "memory.oom_control").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        """How many processes the sandbox's memory cap killed."""
+        if self.kind == "cgroup2":
+            return _counter(self.dirs[0] / "memory.events", "oom_kill")
+        return _counter(self._dir("memory") / "memory.oom_control", "oom_kill")
 
     def pids_refused(self) -> int:
         """How often a fork was refused at pids.max."""
-        try:
-            text = (self._dir("pids") / "pids.events").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "max":
-                return int(value)
-        return 0
+        return _counter(self._dir("pids") / "pids.events", "max")
 
     def kill_all(self) -> None:
         if self.kind == "cgroup2" and (self.dirs[0] / "cgroup.kill").exists():
