@@ -2,6 +2,7 @@
 
     python scripts/claims.py scan [chapters/NAME.md ...]   # comparative sentences left unchecked
     python scripts/claims.py gather RESULTS_DIR            # RESULTS_DIR/claims/*.csv -> claims.csv
+                                                           # (and comparisons/*.csv -> comparisons.csv)
 
 A page checks a sentence of its prose with `claim(name, holds, **data)` (its set-up cell defines
 it; CONTRIBUTING.md, "How claims work") and marks the sentence with an HTML comment just before
@@ -14,8 +15,10 @@ it, invisible in the book and in Colab:
 outside a glued value and has neither marker; a sentence whose comparison is glued from the data
 ({glue:text}`name` holding "ahead by 2.1 points (...)") has no such word left in the prose.
 `gather` joins the claims each executed page wrote into RESULTS_DIR/claims.csv and prints the
-false ones; build-book.sh runs it after the pages, and a full build fails on a false claim in
-the page itself (a cell error), a quick build only reports it.
+false ones; it also joins the compare() wordings that the pages glued (the set-up cell's glue()
+records each in RESULTS_DIR/comparisons/<page>.csv) into RESULTS_DIR/comparisons.csv, which the
+results page lists. build-book.sh runs it after the pages, and a full build fails on a false
+claim in the page itself (a cell error), a quick build only reports it.
 """
 import argparse
 import csv
@@ -225,19 +228,28 @@ def marker_problems(path: Path) -> list[str]:
 
 
 CLAIM_COLUMNS = ["page", "claim", "holds", "data", "profile", "backend", "commit"]
+COMPARISON_COLUMNS = ["page", "name", "wording", "difference", "low", "high", "n", "clear",
+                      "profile", "backend", "commit"]
 
 
-def gather(results_dir: Path) -> list[dict]:
-    """Join RESULTS_DIR/claims/<page>.csv into RESULTS_DIR/claims.csv; return the rows."""
+def _join(results_dir: Path, kind: str, columns: list[str]) -> list[dict]:
+    """RESULTS_DIR/<kind>/<page>.csv, page by page, into RESULTS_DIR/<kind>.csv."""
     rows = []
-    for path in sorted((results_dir / "claims").glob("*.csv")):
+    for path in sorted((results_dir / kind).glob("*.csv")):
         with path.open(newline="", encoding="utf8") as handle:
             rows += list(csv.DictReader(handle))
-    with (results_dir / "claims.csv").open("w", newline="", encoding="utf8") as handle:
-        writer = csv.DictWriter(handle, CLAIM_COLUMNS, extrasaction="ignore")
+    with (results_dir / f"{kind}.csv").open("w", newline="", encoding="utf8") as handle:
+        writer = csv.DictWriter(handle, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def gather(results_dir: Path) -> list[dict]:
+    """Join RESULTS_DIR/claims/<page>.csv into RESULTS_DIR/claims.csv, and the glued
+    comparisons into RESULTS_DIR/comparisons.csv; return the claims."""
+    _join(results_dir, "comparisons", COMPARISON_COLUMNS)
+    return _join(results_dir, "claims", CLAIM_COLUMNS)
 
 
 def is_false(row: dict) -> bool:

@@ -163,6 +163,19 @@ def test_glue_prints_outside_the_book(page):
     assert out == "acc_constant: 0.8166\n"
 
 
+def test_glue_records_a_compare_wording_for_the_results_page(page):
+    comparison = page["compare"]([0.85, 0.86, 0.87], [0.83, 0.835, 0.84])
+    _, out = printed(page["glue"], "bn_vs_plain", comparison)
+    assert out == "bn_vs_plain: ahead by 2.5 points (95 % interval 1.3 to 3.7, 3 seeds)\n"
+    printed(page["glue"], "a_number", "0.8166")  # not a comparison: not recorded
+    path = Path(page["RESULTS_DIR"]) / "comparisons" / "guidelines.csv"
+    with path.open(newline="", encoding="utf8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["name"], r["wording"], r["clear"], r["n"]) for r in rows] == [
+        ("bn_vs_plain", str(comparison), "True", "3")]
+    assert math.isclose(float(rows[0]["low"]), comparison.low)
+
+
 def read_claims(folder: Path, name: str) -> list[dict]:
     with (folder / "claims" / f"{name}.csv").open(newline="", encoding="utf8") as handle:
         return list(csv.DictReader(handle))
@@ -341,3 +354,14 @@ def test_gather_joins_the_pages_claims(tmp_path):
     assert [(r["page"], r["claim"], claims.is_false(r)) for r in rows] == [
         ("a", "x", False), ("b", "y", True)]
     assert (tmp_path / "claims.csv").read_text().splitlines()[0] == header
+    # The glued compare() wordings are joined beside them, for the results page.
+    (tmp_path / "comparisons").mkdir()
+    columns = ",".join(claims.COMPARISON_COLUMNS)
+    (tmp_path / "comparisons" / "a.csv").write_text(
+        f'{columns}\na,gain,"ahead by 1.0 points (95 % interval 0.1 to 1.9, 3 seeds)",1,0.1,1.9,'
+        '3,True,full,tensorflow,abc\n')
+    claims.gather(tmp_path)
+    with (tmp_path / "comparisons.csv").open(newline="", encoding="utf8") as handle:
+        joined = list(csv.DictReader(handle))
+    assert [(r["page"], r["name"], r["wording"], r["clear"]) for r in joined] == [
+        ("a", "gain", "ahead by 1.0 points (95 % interval 0.1 to 1.9, 3 seeds)", "True")]
