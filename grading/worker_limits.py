@@ -49,6 +49,16 @@ def resident_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
+def peak_resident_mb() -> int:
+    """This process's peak resident memory since it exec'd (VmHWM; getrusage's ru_maxrss would
+    also count the parent's memory that the child had between fork and exec)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return 0
+
+
 class ClosedConnections:
     """Counts the disconnections of the client's sockets (ZMQ socket monitors, polled by one thread)."""
 
@@ -83,13 +93,15 @@ class Watchdog(threading.Thread):
     """See the module's docstring. `stop(reason)` ends the execution gracefully; `abandon(reason)`
     writes the result and exits the process."""
 
-    def __init__(self, caps, state: dict, stop, abandon):
+    def __init__(self, caps, state, stop, abandon):
         super().__init__(name="worker-watchdog", daemon=True)
         self.caps, self.state, self.stop, self.abandon = caps, state, stop, abandon
         self.reason: str | None = None
         self._stopped_at: float | None = None
 
     def breach(self) -> str | None:
+        """The reason to stop, or None. Only this thread polls the monitors, and only while a
+        cell runs (under the state's lock, which the worker takes before a cell's end)."""
         caps, state = self.caps, self.state
         memory = resident_mb()
         if memory > caps.worker_memory_mb:
@@ -99,21 +111,22 @@ class Watchdog(threading.Thread):
         if cpu > caps.worker_cpu_seconds:
             return (f"worker CPU cap ({caps.worker_cpu_seconds} s) reached while reading this "
                     "kernel's messages: the kernel sent too many")
-        connections = state.get("connections")
-        if connections is not None and state.get("busy"):
-            lost = connections.closed()
-            kernel = state.get("kernel")
-            if lost:
-                time.sleep(0.5)  # a kernel that died closes them too: that is reported apart
-                if kernel is not None and kernel.poll() is None:
-                    return (f"message cap: the connection to the kernel ({', '.join(lost)}) was "
-                            f"closed in cell {state.get('current')}, by a message from the kernel larger "
-                            f"than {caps.message_bytes} bytes (or the kernel closed it); "
-                            "the notebook could not go on")
+        connections, lost = state.connections, []
+        with state.lock:  # a cell is running: nbclient does not close the sockets meanwhile
+            if connections is not None and state.busy:
+                lost = connections.closed()
+        if lost:
+            time.sleep(0.5)  # a kernel that died closes them too: that is reported apart
+            kernel = state.kernel
+            if kernel is not None and kernel.poll() is None:
+                return (f"message cap: the connection to the kernel ({', '.join(lost)}) was "
+                        f"closed in cell {state.current}, by a message from the kernel larger "
+                        f"than {caps.message_bytes} bytes (or the kernel closed it); "
+                        "the notebook could not go on")
         return None
 
     def run(self) -> None:
-        while not self.state.get("finished"):
+        while not self.state.finished:
             time.sleep(POLL_SECONDS)
             if self.reason is None:
                 self.reason = self.breach()
