@@ -41,6 +41,7 @@ import threading
 from pathlib import Path
 
 DONE = ("ok", "graded_with_problems")
+TABLE = "grading_state"  # DatabaseStore's table in the gradebook's database
 PACKAGE = Path(__file__).resolve().parent
 GRADE_PATH_ROOT = "batch.py"  # the loop every grade goes through
 CHECKS = "checks"             # grading/checks/: loaded by the assignment's name, so all of it
@@ -215,7 +216,7 @@ class DatabaseStore:
         self.engine = sa.create_engine(db_url, pool_pre_ping=True)
         meta = sa.MetaData()
         self.table = sa.Table(
-            "grading_state", meta,
+            TABLE, meta,
             sa.Column("course", sa.String(128), primary_key=True),
             sa.Column("assignment", sa.String(128), primary_key=True),
             sa.Column("student", sa.String(128), primary_key=True),

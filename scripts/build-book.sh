@@ -37,6 +37,9 @@ cd "${BOOK_DIR:-$REPO}"
 
 OUT="_build/profiles/$BUILD_NAME"
 mkdir -p "$RESULTS_DIR" "$OUT"
+# The pages' set-up cell reads it: glued values go into the prose instead of being printed,
+# and in the full profile a claim that the data contradict is a cell error.
+export COURSE_BOOK_BUILD=1
 status=0
 phase_start "pages ($BUILD_NAME, $JOBS job(s))"
 # A failed page stops here, with its traceback in the console and in reports/: every page
@@ -44,6 +47,8 @@ phase_start "pages ($BUILD_NAME, $JOBS job(s))"
 python "$REPO/scripts/execute_pages.py" "$OUT/_build/.jupyter_cache" --jobs "$JOBS" \
   --times "$OUT/page-times.csv" --reports "$OUT/_build/html/reports" 2>&1 \
   | tee "$OUT/pages.log" || status=$?
+# Every page's checked claims, executed now or earlier (cached), in one file; false ones listed.
+python "$REPO/scripts/claims.py" gather "$RESULTS_DIR" | tee -a "$OUT/pages.log"
 phase_end
 if (( status == 0 )); then
   phase_start "build ($BUILD_NAME)"

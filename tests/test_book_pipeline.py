@@ -6,7 +6,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import jupytext
 import pytest
 
 from conftest import REPO, page_text
@@ -85,6 +84,63 @@ def test_cells_tagged_raises_exception_are_allowed(tmp_path, offline_env):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+def real_setup_cell(page_name: str) -> str:
+    """The chapters' set-up cell (the same on every page), for a tiny book's page."""
+    text = (REPO / "chapters" / "guidelines.md").read_text()
+    cell = re.search(r"^```\{code-cell\}[^\n]*\n:tags: \[hide-input\]\n\n(.*?)^```", text,
+                     re.MULTILINE | re.DOTALL).group(1)
+    return cell.replace('PAGE = "guidelines"', f'PAGE = "{page_name}"').rstrip("\n")
+
+
+CONTRADICTED = textwrap.dedent("""
+    <!-- claim: bn_ahead_at_20 --> BN ends ahead of the plain network at 20 layers.
+
+    ```{code-cell} ipython3
+    :tags: [remove-input]
+
+    claim("bn_ahead_at_20", compare([0.76, 0.77], [0.83, 0.77]).ahead, bn=[0.76, 0.77])
+    ```
+    """)
+
+
+def claims_of(book: Path, profile: str) -> list[dict]:
+    import csv
+    with (book / "_build" / "results" / profile / "claims.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_a_contradicted_claim_fails_the_full_build_and_is_reported_by_the_quick_one(
+        tmp_path, offline_env):
+    book = tiny_book(tmp_path / "claims", real_setup_cell("page"), CONTRADICTED)
+    full = build(book, offline_env, "full")
+    assert full.returncode != 0, "a page whose data contradict its prose built in full"
+    reports = "".join(r.read_text() for r in (book / "_build").rglob("reports/**/*.err.log"))
+    assert "ClaimContradicted" in reports and "bn_ahead_at_20: DOES NOT HOLD" in reports
+    assert "FALSE (full profile): page: bn_ahead_at_20" in full.stdout
+    assert [(r["claim"], r["holds"]) for r in claims_of(book, "full")] == [
+        ("bn_ahead_at_20", "False")]
+
+    quick = build(book, offline_env, "quick")
+    assert quick.returncode == 0, quick.stdout[-3000:] + quick.stderr[-3000:]
+    assert "claims: 1 checked, 0 true, 1 false" in quick.stdout
+    assert "FALSE (quick profile): page: bn_ahead_at_20" in quick.stdout
+    assert [(r["claim"], r["holds"]) for r in claims_of(book, "quick")] == [
+        ("bn_ahead_at_20", "False")]
+    shown = page_text(book / "_build" / "html" / "chapters" / "page.html")
+    assert "claim bn_ahead_at_20: DOES NOT HOLD on this run's data (quick profile)" in shown
+
+
+@pytest.mark.slow
+def test_a_warning_printed_to_stdout_fails_the_build(tmp_path, offline_env):
+    book = tiny_book(tmp_path / "warning", PROFILE_PAGE + "\nprint('WARNING:tensorflow:5 out "
+                     "of the last 5 calls to <function f> triggered tf.function retracing.')")
+    result = build(book, offline_env, "quick")
+    assert result.returncode != 0, "a page that printed a TensorFlow warning built"
+    assert "stdout: WARNING:tensorflow:5 out of the last 5 calls" in result.stdout
+    assert "1 warning line(s) in executed pages" in result.stderr
+
+
 # Each page announces itself, then waits (up to a minute) for the other page to start: both
 # can finish only if they run at the same time, so the build passes only with real parallelism.
 RENDEZVOUS = textwrap.dedent("""\
@@ -142,18 +198,6 @@ def test_kernels_cannot_import_nbgrader_as_in_colab(offline_env):
     result = subprocess.run([str(ipython), "-c", "import nbgrader"], env=offline_env,
                             capture_output=True, text=True)
     assert "No module named 'nbgrader'" in result.stdout + result.stderr
-
-
-@pytest.mark.parametrize("markdown", sorted((REPO / "chapters").glob("*.md")), ids=lambda p: p.name)
-def test_chapter_and_its_notebook_are_in_sync(markdown):
-    paired = markdown.with_suffix(".ipynb")
-    assert paired.exists(), f"{paired.name} is missing: run jupytext --sync {markdown.relative_to(REPO)}"
-    text, notebook = jupytext.read(markdown), jupytext.read(paired)
-    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
-    assert cells(text) == cells(notebook), \
-        f"{markdown.name} and {paired.name} differ: run jupytext --sync {markdown.relative_to(REPO)}"
-    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), \
-        f"{paired.name} carries outputs; commit it without them"
 
 
 @pytest.mark.parametrize("path", ["submitted/alice/schedules/schedules.ipynb",

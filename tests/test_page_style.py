@@ -1,17 +1,20 @@
-"""The chapter pages' code fits the rendered page: no code line wider than MAX_WIDTH characters.
+"""The book's code fits the rendered page: no code line wider than MAX_WIDTH characters.
 
 The book's theme shows code cells in a box about 90 characters wide; a longer line makes the
 whole cell scroll sideways. The check reads the code cells of chapters/*.md (MyST notebooks) and
-needs no build. The cell header (```{code-cell}), its options and its YAML metadata block (the
-figure's alt text, which is never shown as code) are left out.
+of the assignment notebooks, which are book pages too (exercises/, the release) and the source of
+them (solutions/); it needs no build. The cell header (```{code-cell}), its options and its YAML
+metadata block (the figure's alt text, which is never shown as code) are left out.
 """
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted((REPO / "chapters").glob("*.md"))
+NOTEBOOKS = sorted(REPO.glob("exercises/*/*.ipynb")) + sorted(REPO.glob("solutions/*/*.ipynb"))
 MAX_WIDTH = 90
 
 _CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
@@ -52,3 +55,18 @@ def test_code_lines_fit_the_page(page):
                 for number, line in code_lines(page.read_text()) if len(line) > MAX_WIDTH]
     assert not too_wide, (f"code lines wider than {MAX_WIDTH} characters (they scroll sideways "
                           "in the book):\n" + "\n".join(too_wide))
+
+
+def test_the_assignment_notebooks_are_found():
+    assert {p.parent.parent.name for p in NOTEBOOKS} == {"exercises", "solutions"}
+    assert len(NOTEBOOKS) >= 6, NOTEBOOKS
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS,
+                         ids=[p.relative_to(REPO).as_posix() for p in NOTEBOOKS])
+def test_assignment_code_lines_fit_the_page(notebook):
+    cells = nbformat.read(notebook, as_version=4).cells
+    too_wide = [f"{notebook.relative_to(REPO)}: cell {index}: {len(line)} characters: {line[:60]}"
+                for index, cell in enumerate(cells) if cell.cell_type == "code"
+                for line in cell.source.splitlines() if len(line) > MAX_WIDTH]
+    assert not too_wide, (f"code lines wider than {MAX_WIDTH} characters:\n" + "\n".join(too_wide))

@@ -308,3 +308,96 @@ def test_push_mirrors_both_trees_into_the_student_repository(published_edition, 
     commits = subprocess.run(["git", "-C", str(tmp_path / "main"), "rev-list", "--count", "HEAD"],
                              capture_output=True, text=True, check=True).stdout.strip()
     assert commits == "1", "a push without changes made a commit"
+
+
+# ------------------------------------------------------------------------------ student requirements
+STUDENT_REQUIREMENTS = REPO / "scripts" / "publish" / "student-requirements.txt"
+INSTRUCTOR_ONLY = {"nbgrader", "psycopg", "dask", "distributed", "pytest", "pytest-xdist", "execnet",
+                   "selenium", "copydetect", "jupyter-book", "sphinx", "tensorflow-cpu"}
+MODULE_TO_DISTRIBUTION = {"PIL": "pillow", "sklearn": "scikit-learn", "yaml": "pyyaml"}
+PLATFORMS = {  # the markers' view of a student's computer
+    "linux x86-64": {"sys_platform": "linux", "platform_machine": "x86_64", "platform_system": "Linux"},
+    "linux arm64": {"sys_platform": "linux", "platform_machine": "aarch64", "platform_system": "Linux"},
+    "macOS arm64": {"sys_platform": "darwin", "platform_machine": "arm64", "platform_system": "Darwin"},
+    "Windows": {"sys_platform": "win32", "platform_machine": "AMD64", "platform_system": "Windows"},
+}
+
+
+def requirements(path):
+    from packaging.requirements import Requirement
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def required_imports():
+    """Third-party modules that some page or assignment imports unconditionally (a module-level
+    import of a code cell; imports inside a function, an `if` or a `try` are optional), and
+    whether a page styles a DataFrame (pandas needs jinja2 for that)."""
+    import ast
+    import sys
+    import jupytext
+    modules, styled = {}, False
+    sources = sorted((REPO / "chapters").glob("*.md")) + sorted(REPO.glob("exercises/*/*.ipynb"))
+    assert len(sources) > 10
+    for path in sources:
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type != "code":
+                continue
+            code = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
+                             for line in cell.source.splitlines())
+            styled = styled or ".style." in code
+            for node in ast.parse(code).body:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names:
+                        modules.setdefault(top, path.name)
+    return modules, styled
+
+
+def test_student_requirements_are_a_students_not_the_instructors():
+    reqs = requirements(STUDENT_REQUIREMENTS)
+    names = {canonical(r.name) for r in reqs}
+    assert not names & INSTRUCTOR_ONLY, names & INSTRUCTOR_ONLY
+    assert "jupyterlab" in names and "ipykernel" in names
+    modules, styled = required_imports()
+    assert {"keras", "numpy", "pandas", "matplotlib"} <= set(modules), modules
+    assert "tensorflow" in names, "Keras needs a backend: TensorFlow, its default and Colab's"
+    missing = {m: page for m, page in modules.items()
+               if canonical(MODULE_TO_DISTRIBUTION.get(m, m)) not in names}
+    assert not missing, f"imported by the pages but not in the student requirements: {missing}"
+    assert styled and "jinja2" in names, "DataFrame.style needs jinja2"
+
+
+def test_student_tensorflow_is_the_gpu_build_where_there_is_one():
+    reqs = [r for r in requirements(STUDENT_REQUIREMENTS) if canonical(r.name) == "tensorflow"]
+    for platform, env in PLATFORMS.items():
+        chosen = [r for r in reqs if r.marker is None or r.marker.evaluate(env)]
+        assert len(chosen) == 1, f"{platform}: {len(chosen)} TensorFlow requirements"
+        assert ("and-cuda" in chosen[0].extras) == (platform == "linux x86-64"), platform
+
+
+def test_student_versions_are_the_books():
+    pinned = {canonical(r.name): r.specifier for r in requirements(REPO / "requirements.txt")}
+    pinned["tensorflow"] = pinned.pop("tensorflow-cpu")  # the same release, CPU-only wheels
+    for r in requirements(STUDENT_REQUIREMENTS):
+        assert str(r.specifier).startswith("=="), f"{r.name} is not pinned"
+        if canonical(r.name) in pinned:
+            assert r.specifier == pinned[canonical(r.name)], r.name
+
+
+def test_edition_ships_the_student_requirements_as_requirements_txt():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("edition", REPO / "scripts" / "publish" / "edition.py")
+    edition = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(edition)
+    paths = edition.student_paths()
+    assert paths[STUDENT_REQUIREMENTS] == "requirements.txt"
+    assert REPO / "requirements.txt" not in paths
+    readme = (REPO / "scripts" / "publish" / "student-README.md").read_text()
+    assert "pip install -r requirements.txt" in readme and "jupyter lab" in readme

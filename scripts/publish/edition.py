@@ -30,8 +30,10 @@ STUDENT_FILES = (
     "results/full/*.csv",
     "LICENSE",
     "LICENSE-CONTENT",
-    "requirements.txt",
 )
+# Copied under another name: the student's requirements are not the instructor's (no nbgrader,
+# database, cluster or test packages; jupyterlab; the GPU-capable TensorFlow where there is one).
+STUDENT_RENAMED = {"scripts/publish/student-requirements.txt": "requirements.txt"}
 
 
 def book_config() -> dict:
@@ -72,12 +74,15 @@ def write_student_config(out: Path) -> None:
     print(f"Student edition links to {config['repository']['url']}")
 
 
-def student_paths() -> list[Path]:
-    paths = sorted({p for pattern in STUDENT_FILES for p in REPO.glob(pattern) if p.is_file()})
-    missing = [pattern for pattern in STUDENT_FILES if not any(REPO.glob(pattern))]
+def student_paths() -> dict[Path, str]:
+    """source file -> its path in the student tree."""
+    paths = {p: p.relative_to(REPO).as_posix()
+             for pattern in STUDENT_FILES for p in REPO.glob(pattern) if p.is_file()}
+    paths.update({REPO / source: target for source, target in STUDENT_RENAMED.items()})
+    missing = [pattern for pattern in (*STUDENT_FILES, *STUDENT_RENAMED) if not any(REPO.glob(pattern))]
     if missing:
         sys.exit(f"error: nothing matches {missing} in {REPO}: the student edition would be incomplete")
-    return paths
+    return dict(sorted(paths.items()))
 
 
 def notebook_title(path: Path) -> str:
@@ -122,8 +127,8 @@ def write_student_tree(out: Path) -> None:
     repository = student_repository(config)
     if out.exists():
         shutil.rmtree(out)
-    for path in student_paths():
-        target = out / path.relative_to(REPO)
+    for path, relative in student_paths().items():
+        target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     write_readme(out, repository, student_site(config, repository), config["repository"]["branch"])
