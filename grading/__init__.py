@@ -7,6 +7,8 @@
     probes    the probe cell and its report        executors where jobs run: local pool or Dask
     worker    one notebook in one sandboxed kernel sandbox   the sandbox's description; jail its launcher
     cgroups   a cgroup per sandbox                 outputs   what of a kernel's output is kept
+    seccomp   the sandbox's system-call filter     connfs    the connection folder's own tmpfs
+    worker_limits  the worker's own caps (watchdog)
     runtime   datasets, Keras cache, start-up files state    resume key and store (file or PostgreSQL)
     feedback  feedback children                    report    grades.csv and index.html
     export    grades into an LMS                   budgets   default caps from measured times

@@ -7,8 +7,17 @@
 - "cgroup1": the legacy memory, pids and cpu hierarchies (many VMs and older Docker hosts),
   writable by us: memory.limit_in_bytes, pids.max, cpu.cfs_quota_us;
 - None: no cgroup we may write (a non-root grader without delegation). Then only rlimits hold:
-  RLIMIT_AS per process, RLIMIT_NPROC for the sandbox's host user, RLIMIT_CPU per process;
-  several processes of one sandbox can then add up past the memory cap.
+  RLIMIT_AS and RLIMIT_CPU per process (several processes of one sandbox can then add up past
+  the memory cap), and RLIMIT_NPROC per sandbox (below).
+
+Processes are capped per sandbox either way: with a cgroup by its pids.max, and on Linux 5.14 or
+later also by RLIMIT_NPROC inside the sandbox, which the kernel counts per user namespace (each
+bubblewrap sandbox has its own); see `userns_process_counts`.
+
+In a delegated cgroup v2 subtree (`systemd-run --user --scope -p Delegate=yes ...`) the grader
+holds processes in its own cgroup, where the "no internal processes" rule forbids enabling
+controllers for children: the grader first moves its processes into a leaf below
+(`tdnn-grader-PID`) and makes the sandboxes' cgroups beside that leaf.
 
 A `SandboxCgroup` is created by the worker before its kernel starts, the kernel's launcher
 (`grading.jail`) moves itself into it before it drops privileges, and the worker kills what is
@@ -17,7 +26,9 @@ so whatever limits the machine puts on the grader still hold.
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -25,6 +36,7 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpu")
 PREFIX = "tdnn-grading-"
+LEAF = "tdnn-grader-"  # cgroup v2: the leaf the grader moves into (not PREFIX: sweeps never kill it)
 
 
 def _own_path(controller: str | None) -> str:
@@ -41,16 +53,35 @@ def _own_path(controller: str | None) -> str:
 def _v2_base() -> Path | None:
     if not (CGROUP_ROOT / "cgroup.controllers").exists():
         return None
-    base = CGROUP_ROOT / _own_path(None).lstrip("/")
+    own = CGROUP_ROOT / _own_path(None).lstrip("/")
+    base = own.parent if own.name.startswith(LEAF) else own  # a worker of a grader that moved
     wanted = {"memory", "pids", "cpu"}
     if not wanted <= set((base / "cgroup.controllers").read_text().split()):
         return None
     enabled = set((base / "cgroup.subtree_control").read_text().split())
     if not wanted <= enabled:
-        # Fails with EBUSY when our own cgroup holds processes (the "no internal processes"
-        # rule); then v2 is not usable for us without moving the grader, and rlimits hold.
-        (base / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in wanted - enabled))
+        control = " ".join(f"+{c}" for c in wanted - enabled)
+        try:
+            (base / "cgroup.subtree_control").write_text(control)
+        except OSError as exc:
+            # EBUSY: our cgroup holds processes (the "no internal processes" rule). Where we may
+            # move them (root, or a delegated subtree), they go to a leaf and the base is free.
+            if exc.errno != errno.EBUSY:
+                raise
+            _move_into_leaf(base)
+            (base / "cgroup.subtree_control").write_text(control)
     return base
+
+
+def _move_into_leaf(base: Path) -> None:
+    """Every process of `base` into base/tdnn-grader-PID (fails where one is not ours to move)."""
+    leaf = base / f"{LEAF}{os.getpid()}"
+    leaf.mkdir(exist_ok=True)
+    for pid in (base / "cgroup.procs").read_text().split():
+        try:
+            (leaf / "cgroup.procs").write_text(pid)
+        except ProcessLookupError:
+            pass  # gone meanwhile
 
 
 def _v1_bases() -> dict | None:
@@ -71,9 +102,9 @@ def detect() -> tuple[str | None, str]:
         kind = trial.kind
         return kind, f"{kind}: memory, pids and CPU limited per sandbox"
     except (OSError, LookupError, ValueError) as exc:
-        return None, (f"no writable cgroup ({type(exc).__name__}: {exc}); per-process rlimits only "
-                      "(RLIMIT_AS, RLIMIT_CPU, RLIMIT_NPROC): the memory of several processes of one "
-                      "sandbox can add up past the cap")
+        return None, (f"no writable cgroup ({type(exc).__name__}: {exc}); memory and CPU time "
+                      "capped per process only (RLIMIT_AS, RLIMIT_CPU): the memory of several "
+                      "processes of one sandbox can add up past the cap")
     finally:
         if trial is not None:
             trial.remove()
@@ -230,6 +261,27 @@ def sweep_stale() -> None:
         pid = name[len(PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             sweep(f"{pid}-")
+    for root in roots:  # cgroup v2: the empty leaves of graders that are gone
+        for leaf in root.glob(f"{LEAF}*"):
+            if not Path(f"/proc/{leaf.name[len(LEAF):]}").exists():
+                try:
+                    leaf.rmdir()
+                except OSError:
+                    pass
+
+
+def userns_process_counts() -> bool:
+    """Whether RLIMIT_NPROC counts each user namespace's tasks apart (Linux 5.14 and later).
+
+    Since 5.14 the count lives in the user namespace's `ucounts`: a fork is checked against the
+    forking task's RLIMIT_NPROC for the tasks of its uid *in its own user namespace*, and, up
+    the chain, against the limit its namespace's creator had for the tasks in the parent. So
+    RLIMIT_NPROC set inside a sandbox (after bubblewrap made its user namespace) caps that
+    sandbox alone, while the grader's user keeps its own, larger limit over all of them.
+    Before 5.14 it counts every task of the host uid: all sandboxes of one host user share it.
+    `grading.sandbox.check_sandbox` confirms it by experiment before a batch."""
+    match = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return bool(match) and (int(match[1]), int(match[2])) >= (5, 14)
 
 
 def tasks_of_uid(uid: int) -> int:

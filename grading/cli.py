@@ -57,6 +57,10 @@ def parse_args(argv=None) -> Options:
                         "(default: on this machine, --workers at a time)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
+    p.add_argument("--shared-process-limit", action="store_true",
+                   help="where each sandbox cannot get a process limit of its own (no writable "
+                        "cgroup, Linux before 5.14), grade anyway with one RLIMIT_NPROC shared by "
+                        "all sandboxes: a forking student can then stop other students' kernels")
     a = p.parse_args(argv)
     env = {"COURSE_PROFILE": a.profile}
     seed = a.seed or os.environ.get("COURSE_GRADING_SEED")  # read here only; used by grading.judge
@@ -64,7 +68,7 @@ def parse_args(argv=None) -> Options:
     caps = Caps(cell_seconds=a.cell_seconds or (measured[0] if measured else 0),
                 wall_seconds=a.wall_seconds or (measured[1] if measured else d.wall_seconds),
                 cpu_seconds=a.cpu_seconds, memory_mb=a.memory_mb, output_bytes=a.output_bytes,
-                threads=a.threads)
+                threads=a.threads, shared_process_limit=a.shared_process_limit)
     return Options(assignment=a.assignment, submissions=a.submissions, course_root=a.course_root,
                    workers=a.workers, regex=a.regex, db_url=a.db_url, caps=caps,
                    sandbox=not a.no_sandbox, datasets=a.datasets, feedback=not a.no_feedback,
@@ -92,8 +96,8 @@ def main(argv=None) -> int:
         if not opts.caps.cell_seconds:  # an assignment never measured: nbgrader's per-cell timeout
             opts.caps.cell_seconds = execute_timeout(Path(opts.course_root))
         if opts.sandbox:
-            check_sandbox()
-        print(describe_isolation(opts.sandbox), flush=True)
+            check_sandbox(opts.caps)
+        print(describe_isolation(opts.sandbox, opts.caps), flush=True)
         result = batch.run(opts)
     except (GradingError, SubmissionError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

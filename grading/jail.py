@@ -15,6 +15,9 @@ the grader is root, the host user the sandbox runs as. In that case the launcher
 4. drops to that user (no supplementary groups, no capabilities) and execs bwrap, whose user
    namespace then maps the sandbox's uid onto that unprivileged host uid, never onto host root.
 
+In every case it opens the compiled seccomp filter (`grading.seccomp`) and hands it to bwrap on
+a file descriptor (`--seccomp FD`); bwrap loads it just before it execs the kernel.
+
 Only the standard library is imported before the privileges are dropped, and nothing after.
 """
 from __future__ import annotations
@@ -71,9 +74,19 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise OSError("could not drop privileges")
 
 
+def pass_seccomp(argv: list[str], path: str) -> list[str]:
+    """bwrap's argv with `--seccomp FD`, FD an inheritable descriptor of the compiled filter
+    (opened now: the file is the grader's, unreadable once privileges are dropped)."""
+    fd = os.open(path, os.O_RDONLY)
+    os.set_inheritable(fd, True)
+    return [argv[0], "--seccomp", str(fd), *argv[1:]]
+
+
 def main(argv: list[str]) -> int:
     with open(argv[0]) as fh:
         launch = json.load(fh)
+    if launch.get("seccomp"):
+        launch["argv"] = pass_seccomp(launch["argv"], launch["seccomp"])
     join_cgroup(launch.get("cgroup_procs", []))
     if launch.get("stage"):
         stage_sources(launch["stage"])

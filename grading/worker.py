@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ from nbclient import NotebookClient
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import output_from_msg
 
+from . import connfs
 from . import sandbox as _sandbox
+from . import worker_limits
 from .outputs import clean_notebook, clean_output, output_size
 from .sandbox import Caps, SandboxSpec, make_kernel_manager_class, prepare_scratch
 
@@ -71,13 +74,21 @@ def record_error_reply(cell, execute_reply) -> None:
 
 @dataclass
 class Budget:
-    """What one notebook's execution has used so far: output bytes, and where it stands."""
+    """What one notebook's execution has used so far: output bytes, and where it stands (which
+    the worker's watchdog, another thread, reads: grading.worker_limits)."""
     deadline: float                                   # time.monotonic() when the wall cap ends
     cell_bytes: dict = field(default_factory=dict)    # cell index -> output bytes
     notebook_bytes: int = 0
     capped: dict = field(default_factory=dict)        # cell index -> "cell" or "notebook"
     timed_out: set = field(default_factory=set)       # cells interrupted at their cap
     current: int | None = None                        # the cell running now
+    busy: bool = False                                # a cell is running (under `lock`)
+    finished: bool = False                            # the execution is over: the watchdog ends
+    connections: object = None                        # worker_limits.ClosedConnections of the client
+    kernel: object = None                             # the kernel's launcher process
+    loop: object = None                               # nbclient's event loop and task, to cancel it
+    task: object = None
+    lock: object = field(default_factory=threading.Lock)
 
 
 class CappedClient(NotebookClient):
@@ -158,8 +169,23 @@ class CappedClient(NotebookClient):
     def on_comm_open_jupyter_widget(self, msg):
         return None
 
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        self.budget.connections = worker_limits.ClosedConnections(kc)  # for the watchdog
+        return kc
+
+    async def async_execute_cell(self, *args, **kw):
+        try:
+            return await super().async_execute_cell(*args, **kw)
+        finally:  # before nbclient may close the sockets the watchdog's monitors watch
+            with self.budget.lock:
+                self.budget.busy = False
+
     def _on_execute(self, cell, cell_index, **kw):
+        import asyncio
         self.budget.current = cell_index
+        self.budget.busy = True
+        self.budget.loop, self.budget.task = asyncio.get_running_loop(), asyncio.current_task()
         if time.monotonic() > self.budget.deadline:
             raise DeadlineExceeded()
 
@@ -224,8 +250,9 @@ def kernel_exit_reason(code: int | None) -> str:
         return f"kernel exited with status {code}"
 
 
-def _execute(client: CappedClient, spec: SandboxSpec, result: dict) -> None:
+def _execute(client: CappedClient, spec: SandboxSpec, result: dict, watchdog) -> None:
     """Run the notebook; how it ended goes into `result` (status, reasons, the kernel's exit)."""
+    import asyncio
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     launched = []
     launch_kernel = client._km_class._async_launch_kernel
@@ -233,10 +260,13 @@ def _execute(client: CappedClient, spec: SandboxSpec, result: dict) -> None:
     async def launch(self, kernel_cmd, **kw):
         await launch_kernel(self, kernel_cmd, **kw)
         launched.append(self.provisioner.process)
+        client.budget.kernel = self.provisioner.process
 
     client._km_class._async_launch_kernel = launch
     try:
         client.execute()
+    except asyncio.CancelledError:
+        pass  # only the watchdog cancels: run_job gives its reason
     except DeadlineExceeded:
         result.update(status="timeout")
         result["reasons"].append(f"wall-time cap: submission took more than {spec.caps.wall_seconds} s")
@@ -246,7 +276,7 @@ def _execute(client: CappedClient, spec: SandboxSpec, result: dict) -> None:
             f"cell timed out after {spec.caps.cell_seconds} s and the kernel ignored the interrupt")
     except DeadKernelError:
         code = None
-        if launched:
+        if launched and not watchdog.reason:  # nbclient reports a cancelled cell as a dead kernel
             try:
                 code = launched[-1].wait(timeout=5)
             except Exception:
@@ -305,7 +335,15 @@ def run_job(job: dict) -> dict:
     nb = nbformat.read(job["input"], as_version=4)
     budget = Budget(deadline=start + spec.caps.wall_seconds)
     result = {"status": "ok", "reasons": [], "kernel_exit": None}
-    _execute(build_client(spec, budget, nb), spec, result)
+    watchdog = worker_limits.Watchdog(spec.caps, budget, stop=lambda why: _stop_execution(budget),
+                                      abandon=lambda why: _abandon(job, why))
+    watchdog.start()
+    try:
+        _execute(build_client(spec, budget, nb), spec, result, watchdog)
+    finally:
+        budget.finished = True
+    if watchdog.reason:
+        result = {"status": "error", "reasons": [watchdog.reason], "kernel_exit": None}
     if result["status"] != "ok":
         mark_unrun_cells(nb, budget.current, result)
     result["reasons"] = list(dict.fromkeys(result["reasons"] + reasons_in_cells(nb, spec.caps)))
@@ -313,6 +351,25 @@ def run_job(job: dict) -> dict:
     nbformat.write(nb, job["output"])
     result["seconds"] = round(time.monotonic() - start, 2)
     return result
+
+
+def _stop_execution(budget: Budget) -> None:
+    """Called by the watchdog's thread: cancel nbclient's execution in its own event loop."""
+    if budget.loop is not None and budget.task is not None:
+        budget.loop.call_soon_threadsafe(budget.task.cancel)
+
+
+def _abandon(job: dict, reason: str) -> None:
+    """The watchdog's last resort: record the reason, take the sandbox down, exit now."""
+    _sandbox.release_all()
+    _write_result(job, {"status": "error", "reasons": [reason]})
+    os._exit(0)
+
+
+def _write_result(job: dict, result: dict) -> None:
+    tmp = job["result"] + ".tmp"
+    Path(tmp).write_text(json.dumps(result))
+    os.replace(tmp, job["result"])
 
 
 def cgroup_reasons(caught: dict, spec: SandboxSpec) -> list[str]:
@@ -329,6 +386,10 @@ def cgroup_reasons(caught: dict, spec: SandboxSpec) -> list[str]:
 def main(argv: list[str]) -> int:
     job = json.loads(Path(argv[0]).read_text())
     try:
+        caps = Caps(**job["sandbox"].get("caps", {}))
+        worker_limits.cap_cpu(caps.worker_cpu_seconds)
+        if job["sandbox"].get("sandbox", True):  # first: a user namespace needs a single thread
+            connfs.private_tmpfs(job["sandbox"]["conn_dir"], caps.conn_kb)
         result = run_job(job)
     except Exception as exc:
         result = {"status": "error", "reasons": [f"worker failed: {type(exc).__name__}: {exc}"[:400]],
@@ -337,9 +398,9 @@ def main(argv: list[str]) -> int:
         caught = _sandbox.release_all()  # the sandbox's cgroup: what is left in it dies
         shutil.rmtree(job["sandbox"]["conn_dir"], ignore_errors=True)
     result.setdefault("reasons", []).extend(cgroup_reasons(caught, SandboxSpec.from_json(job["sandbox"])))
-    tmp = job["result"] + ".tmp"
-    Path(tmp).write_text(json.dumps(result))
-    os.replace(tmp, job["result"])
+    result["worker_peak_mb"] = worker_limits.peak_resident_mb()
+    result["worker_cpu_s"] = round(time.process_time(), 2)
+    _write_result(job, result)
     return 0
 
 

@@ -8,13 +8,15 @@ T0=$(date +%s)
 
 phase_start "python environment"; ensure_venv; phase_end
 
-# Debian packages: Chromium for the page tests, bubblewrap for the grading sandbox, PostgreSQL
-# for the gradebook-server tests (they start their own throwaway server; none runs as a service).
+# Debian packages: Chromium for the page tests, bubblewrap, libseccomp2 (its seccomp filter) and
+# util-linux (prlimit) for the grading sandbox, PostgreSQL for the gradebook-server tests (they
+# start their own throwaway server; none runs as a service).
 phase_start "system packages"
-declare -A NEEDS=([chromium]=chromium [chromedriver]=chromium-driver [bwrap]=bubblewrap)
+declare -A NEEDS=([chromium]=chromium [chromedriver]=chromium-driver [bwrap]=bubblewrap [prlimit]=util-linux)
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" > /dev/null || missing+=("${NEEDS[$cmd]}"); done
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" > /dev/null || missing+=(postgresql)
+ldconfig -p | grep -q 'libseccomp\.so\.2 ' || missing+=(libseccomp2)
 if (( ${#missing[@]} )); then
   if [[ $(id -u) == 0 ]]; then
     apt-get update -qq

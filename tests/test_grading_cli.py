@@ -245,9 +245,34 @@ def _reachable_for(uid: int, paths) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", " && ".join(script) or "true", "sh"]
 
 
+# A forking student next to an honest one that needs threads a few seconds later: with one
+# RLIMIT_NPROC for every sandbox of the host user, the honest kernel could not start them.
+FORK_AND_HOLD = """import subprocess, time
+_kids = []
+try:
+    for _ in range(400):
+        _kids.append(subprocess.Popen(["sleep", "60"]))
+except OSError:
+    print("BLOCKED fork", len(_kids))
+time.sleep(8)
+def add(a, b):
+    return a - b"""
+THREADS_LATER = """import threading, time
+time.sleep(4)
+_threads = [threading.Thread(target=time.sleep, args=(0.2,)) for _ in range(64)]
+for _t in _threads:
+    _t.start()
+for _t in _threads:
+    _t.join()
+def add(a, b):
+    return a + b"""
+
+
 @pytest.mark.slow
 def test_unprivileged_grader(tmp_path, env):
-    """The grader as an unprivileged user (nobody): corrupt and odd zip members stay per student."""
+    """The grader as an unprivileged user (nobody): corrupt and odd zip members stay per student;
+    a fork bomb (abe, graded beside alice) stops at its own sandbox's process cap, and alice's
+    kernel still starts 64 threads while abe holds his."""
     if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"):
         pytest.skip("needs root (to become nobody), setpriv and unshare")
     base = tmp_path / "unprivileged"
@@ -256,7 +281,8 @@ def test_unprivileged_grader(tmp_path, env):
     c = tiny_course(base)
     z = base / "subs.zip"
     with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("alice/tiny.ipynb", nbformat.writes(student_nb(RIGHT)))
+        zf.writestr("abe/tiny.ipynb", nbformat.writes(student_nb(FORK_AND_HOLD)))
+        zf.writestr("alice/tiny.ipynb", nbformat.writes(student_nb(THREADS_LATER)))
         zf.writestr("bob/tiny.ipynb", nbformat.writes(student_nb(WRONG)))
         zf.writestr("carol/tiny.ipynb", nbformat.writes(student_nb(RIGHT)) * 3)
         link = zipfile.ZipInfo("dave/tiny.ipynb")
@@ -282,9 +308,88 @@ def test_unprivileged_grader(tmp_path, env):
         shutil.rmtree(stage, ignore_errors=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     assert "kernels run as this user (uid 65534)" in proc.stdout, proc.stdout
+    assert "per sandbox (RLIMIT_NPROC of the sandbox's own user namespace" in proc.stdout, proc.stdout
     state = json.loads((c / "autograded" / f".grading-state-{A}.json").read_text())
     assert state["carol"]["status"] == "not_graded" and "corrupt zip member" in " ".join(state["carol"]["problems"])
     assert "symbolic link" in " ".join(state["dave"]["problems"])
     totals = {s: g["total"] for s, g in read_grades(c, A).items()}
     assert totals["alice"] == 3.0 and totals["bob"] == 0.0 and totals.get("carol", 0.0) == 0.0
     assert (c / "feedback" / "alice" / A / f"{A}.html").stat().st_uid == 65534
+    bomb = nbformat.read(c / "autograded" / "abe" / A / f"{A}.ipynb", as_version=4).cells[2]
+    held = [o["text"] for o in bomb.outputs if "BLOCKED fork" in o.get("text", "")]
+    assert held and 200 <= int(held[0].split()[2]) < 256, bomb.outputs  # its own cap: 256 tasks
+    assert totals["abe"] == 0.0 and state["abe"]["status"] == "ok", state["abe"]
+
+
+def _delegate_cgroups(uid: int) -> list[Path]:
+    """As root: a cgroup of ours, per controller the grader uses, given to `uid` (a delegated
+    subtree, as `systemd-run -p Delegate=yes` or an administrator's chown makes one). [] where
+    there is none to make (no cgroup v1 memory/pids/cpu hierarchy: cgroup v2 needs systemd)."""
+    from grading import cgroups
+    if (cgroups.CGROUP_ROOT / "cgroup.controllers").exists() or cgroups._v1_bases() is None:
+        return []
+    made = []
+    for ctrl, base in cgroups._v1_bases().items():
+        d = base / f"tdnn-test-delegated-{os.getpid()}"
+        d.mkdir()
+        made.append(d)
+        for path in (d, d / "cgroup.procs", d / "tasks"):
+            os.chown(path, uid, uid)
+    return made
+
+
+@pytest.mark.slow
+def test_unprivileged_grader_uses_a_delegated_cgroup(tmp_path):
+    """Inside a cgroup delegated to it, a non-root grader gets a cgroup per sandbox (memory,
+    pids, CPU), and says so; where it was not delegated one (test_unprivileged_grader), each
+    sandbox's process cap is RLIMIT_NPROC in its own user namespace."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("unshare"):
+        pytest.skip("needs root (to delegate a cgroup and become nobody)")
+    delegated = _delegate_cgroups(65534)
+    if not delegated:
+        pytest.skip("no cgroup v1 hierarchy to delegate here (a cgroup v2 host delegates through systemd)")
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    os.chmod(tmp_path, 0o755)
+    join = " && ".join(f'echo $$ > "{d}/cgroup.procs"' for d in delegated)
+    prefix = _reachable_for(65534, [sys.base_prefix, sys.prefix, REPO, home])
+    stage = tempfile.mkdtemp(prefix="tdnn-test-stage-")
+    try:
+        proc = subprocess.run(
+            ["sh", "-c", f'{join} && exec "$@"', "sh", *prefix, sys.executable, "-c", DELEGATED, str(home)],
+            cwd="/", capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(home),
+                 "GRADING_CACHE": str(home / "cache"), "STAGE": stage})
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        for d in delegated:
+            for child in d.iterdir():
+                if child.is_dir():
+                    child.rmdir()
+            d.rmdir()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "kernels run as this user (uid 65534)" in proc.stdout, proc.stdout
+    assert "limits: cgroup1: memory, pids and CPU limited per sandbox" in proc.stdout, proc.stdout
+    assert "oom_kills 0" not in proc.stdout and "oom_kills" in proc.stdout, proc.stdout + proc.stderr
+
+
+# As the non-root grader: the isolation line, then six children of 100 MB in a sandbox of 400 MB,
+# which only a cgroup stops (each stays under RLIMIT_AS).
+DELEGATED = """import sys
+from grading import cgroups
+from grading.sandbox import Caps, SandboxSpec, check_sandbox, describe_isolation, run_sandboxed
+check_sandbox()
+print(describe_isolation(True))
+home = sys.argv[1]
+spec = SandboxSpec(python_prefix=sys.base_prefix, venv=sys.prefix, datasets=None, keras_seed=None,
+                   ipythondir=home + "/ipython", scratch=home + "/job", conn_dir=home + "/c",
+                   caps=Caps(memory_mb=400, processes=64), cgroup=cgroups.detect()[0], tag="deleg")
+kid = "import time; b = bytearray(100 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(3)"
+code = ("import subprocess, sys; kids = [subprocess.Popen([sys.executable, '-c', %r]) for _ in range(6)]; "
+        "print([k.wait() for k in kids])" % kid)
+proc = run_sandboxed(spec, [sys.prefix + "/bin/python", "-c", code], timeout=120)
+print("oom_kills", proc.limits["oom_kills"], proc.stdout.strip(), proc.stderr[-500:])
+"""
+
+

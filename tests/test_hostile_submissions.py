@@ -159,7 +159,7 @@ def test_reason_is_reported(hostile_batch, student):
 def test_sandbox_blocks_files_and_network(hostile_batch):
     course = hostile_batch["course"]
     probes = [s for s, (_, _, e) in hostile_batch["cases"].items() if "stdout_has" in e]
-    assert {"reader", "writer", "network", "procsys", "rootfile", "forkbomb", "tmpfill"} <= set(probes)
+    assert {"reader", "writer", "network", "procsys", "rootfile", "forkbomb", "tmpfill", "seccomp"} <= set(probes)
     for student in probes:
         expect = hostile_batch["cases"][student][2]
         text = _outputs_text(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")

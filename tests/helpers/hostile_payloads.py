@@ -103,6 +103,22 @@ for _i in range(40):
         os.remove(f"/tmp/fill{_i}")
 """
 
+SECCOMP = """
+import ctypes, errno, socket
+_libc = ctypes.CDLL(None, use_errno=True)
+if _libc.syscall(KEYCTL, 0, -3, 0) < 0:  # keyctl(KEYCTL_GET_KEYRING_ID, session keyring)
+    print("BLOCKED keyctl", errno.errorcode[ctypes.get_errno()])
+else:
+    print("LEAK keyctl")
+for _name, _family, _type, _proto in (("vsock", 40, socket.SOCK_STREAM, 0), ("packet", 17, socket.SOCK_RAW, 0),
+                                      ("netlink_audit", 16, socket.SOCK_RAW, 9)):
+    try:
+        socket.socket(_family, _type, _proto).close()
+        print("LEAK", _name)
+    except OSError as _e:
+        print("BLOCKED", _name, errno.errorcode[_e.errno])
+"""
+
 DISPLAY_FLOOD = """
 from IPython.display import display, update_display
 _handle = display("start", display_id=True)
@@ -211,7 +227,8 @@ for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org
 '''), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
 
     # Output.
-    add("bigprint", variant(WRONG_POWER + "print('x' * 100_000_000)\n"), reason=r"output cap")
+    # 100 MB in one message: past the message cap (64 MB), so the worker never reads it.
+    add("bigprint", variant(WRONG_POWER + "print('x' * 100_000_000)\n"), reason=r"message cap")
     add("script", variant(WRONG_POWER + "from IPython.display import HTML, display\n"
                                        "display(HTML(\"<script>alert('pwned-html')</script>\"))\n"
                                        "print(\"<script>alert('pwned-text')</script>\")\n"), reason=None,
@@ -229,6 +246,10 @@ for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org
         stdout_lacks="LEAK")
     add("tmpfill", variant(WRONG_POWER + FILL_TMP), reason=None, stdout_has="BLOCKED tmp",
         stdout_lacks="LEAK")
+    # The seccomp filter: the kernel keyring, AF_VSOCK and other socket families are refused.
+    from grading.seccomp import syscall_number
+    add("seccomp", variant(WRONG_POWER + SECCOMP.replace("KEYCTL", str(syscall_number("keyctl")))),
+        reason=None, stdout_has="BLOCKED vsock", stdout_lacks="LEAK")
 
     # Output caps: display updates, widgets, metadata that reaches the HTML, cells.
     add("displayflood", variant(WRONG_POWER + DISPLAY_FLOOD), reason=r"output cap")
