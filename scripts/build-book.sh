@@ -41,14 +41,32 @@ mkdir -p "$RESULTS_DIR" "$OUT"
 # and in the full profile a claim that the data contradict is a cell error.
 export COURSE_BOOK_BUILD=1
 status=0
+# A full build of the course refreshes the committed results/full/ (commit it afterwards), and
+# the results page, which reads them, runs last, once they are there.
+REFRESH_RESULTS=""
+if [[ "$BUILD_NAME" == full && -z "${BOOK_DIR:-}" ]]; then REFRESH_RESULTS=chapters/results.md; fi
 phase_start "pages ($BUILD_NAME, $JOBS job(s))"
 # A failed page stops here, with its traceback in the console and in reports/: every page
 # has been tried, and building the HTML would only execute the failed ones again.
-python "$REPO/scripts/execute_pages.py" "$OUT/_build/.jupyter_cache" --jobs "$JOBS" \
-  --times "$OUT/page-times.csv" --reports "$OUT/_build/html/reports" 2>&1 \
-  | tee "$OUT/pages.log" || status=$?
+execute_pages() {
+  python "$REPO/scripts/execute_pages.py" "$OUT/_build/.jupyter_cache" --jobs "$JOBS" \
+    --times "$OUT/page-times.csv" --reports "$OUT/_build/html/reports" "$@" 2>&1 \
+    | tee -a "$OUT/pages.log"
+}
+: > "$OUT/pages.log"
+execute_pages ${REFRESH_RESULTS:+--hold "$REFRESH_RESULTS"} || status=$?
 # Every page's checked claims, executed now or earlier (cached), in one file; false ones listed.
 python "$REPO/scripts/claims.py" gather "$RESULTS_DIR" | tee -a "$OUT/pages.log"
+if [[ -n "$REFRESH_RESULTS" ]] && (( status == 0 )); then
+  mkdir -p results/full
+  cp "$RESULTS_DIR"/*.csv results/full/
+  echo "Full-profile results copied to results/full/ (commit them)." | tee -a "$OUT/pages.log"
+  python "$REPO/scripts/forget_cached_page.py" "$OUT/_build/.jupyter_cache" "$REFRESH_RESULTS"
+  execute_pages --only "$REFRESH_RESULTS" || status=$?
+  # The results page checked its own claims, on the new results: gather them once more.
+  python "$REPO/scripts/claims.py" gather "$RESULTS_DIR" | tee -a "$OUT/pages.log"
+  cp "$RESULTS_DIR/claims.csv" "$RESULTS_DIR/comparisons.csv" results/full/
+fi
 phase_end
 if (( status == 0 )); then
   phase_start "build ($BUILD_NAME)"
@@ -69,22 +87,7 @@ if (( status != 0 )); then
 fi
 echo "Book ($BUILD_NAME): $PWD/_build/html/index.html"
 
-# A full build of the course refreshes the committed results (commit results/full/
-# afterwards) and, when they changed, rebuilds the results page that compares them.
-if [[ "$BUILD_NAME" == full && -z "${BOOK_DIR:-}" ]]; then
-  mkdir -p results/full
-  before=$(cat results/full/*.csv 2>/dev/null | sha256sum)
-  cp "$RESULTS_DIR"/*.csv results/full/ 2>/dev/null || true
+if [[ -n "$REFRESH_RESULTS" ]]; then
   cat "$OUT/pages.log" "$OUT/build.log" > results/full/build.log
   cp "$OUT/page-times.csv" results/full/page-times.csv
-  echo "Full-profile results copied to results/full/ (commit them)."
-  if [[ "$(cat results/full/*.csv 2>/dev/null | sha256sum)" != "$before" ]]; then
-    python "$REPO/scripts/forget_cached_page.py" "$OUT/_build/.jupyter_cache" chapters/results.md
-    touch chapters/results.md   # so that Sphinx reads the page again
-    jupyter-book build . --path-output "$OUT" --warningiserror --keep-going ${BUILD_ARGS[@]+"${BUILD_ARGS[@]}"} 2>&1 \
-      | tee "$OUT/build-results-page.log"
-    # The results page checked its claims again, on the new results: gather them once more.
-    python "$REPO/scripts/claims.py" gather "$RESULTS_DIR" | tee -a "$OUT/build-results-page.log"
-    cp "$RESULTS_DIR/claims.csv" "$RESULTS_DIR/comparisons.csv" results/full/
-  fi
 fi

@@ -1,6 +1,7 @@
 """Execute a book's pages in parallel into the jupyter-cache that `jupyter-book build` reads.
 
     python scripts/execute_pages.py CACHE_DIR [--jobs N] [--times CSV] [--reports DIR]
+                                   [--hold PAGE ...] [--only PAGE ...]
 
 Run from the book's root (the folder holding _config.yml and _toc.yml). Every page in the
 table of contents that is a notebook, and is not excluded by `execute.exclude_patterns`, is
@@ -13,6 +14,11 @@ succeeds. `jupyter-book build` then finds every page cached and executes nothing
 A page that fails keeps its traceback in the cache (as myst-nb does), in the console and in
 REPORTS_DIR/<page>.err.log; the exit status is 1 once every page has been tried.
 --times writes one row per page: page, status (executed, cached, failed), seconds, error.
+
+--hold PAGE leaves a page out of this run; --only PAGE runs just that page, and its row then
+replaces the page's row in an existing --times file. The full build uses both to run the
+results page last, once the other pages' CSV files are in results/full (jupyter-cache
+hashes code cells only, so it cannot see that the CSV files changed).
 """
 import argparse
 import csv
@@ -123,11 +129,23 @@ def default_jobs() -> int:
     return max(2, (os.cpu_count() or 1) // 2)  # as build-book.sh
 
 
-def run(root: Path, cache_dir: Path, jobs: int, reports_dir: Path | None) -> list[dict]:
+def select(pages: list[Path], root: Path, hold: list[str], only: list[str]) -> list[Path]:
+    """The pages of this run: those named by --only (all if none), less those held."""
+    names = [path.relative_to(root).as_posix() for path in pages]
+    for name in hold + only:
+        if name not in names:
+            sys.exit(f"error: {name} is not an executed page of this book ({', '.join(names)})")
+    return [path for path, name in zip(pages, names)
+            if name not in hold and (not only or name in only)]
+
+
+def run(root: Path, cache_dir: Path, jobs: int, reports_dir: Path | None,
+        hold: list[str] = (), only: list[str] = ()) -> list[dict]:
     settings = execution_settings(root)
     timeout = int(settings.get("timeout", 30))
     allow_errors = bool(settings.get("allow_errors", False))
-    pages = executed_pages(root, settings.get("exclude_patterns", []) or [])
+    pages = select(executed_pages(root, settings.get("exclude_patterns", []) or []), root,
+                   list(hold), list(only))
     cache = get_cache(str(cache_dir))
     rows, todo = [], []
     for path in pages:
@@ -191,6 +209,20 @@ def print_times(rows: list[dict], wall: float) -> None:
           f"({sum(ran):.1f} s of page time)", flush=True)
 
 
+def write_times(path: Path, rows: list[dict], merge: bool) -> None:
+    """Write the rows; with merge, keep the file's rows for the pages this run left alone."""
+    if merge and path.is_file():
+        with path.open(newline="") as handle:
+            earlier = list(csv.DictReader(handle))
+        ours = {row["page"]: row for row in rows}
+        rows = [ours.pop(row["page"], row) for row in earlier] + list(ours.values())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["page", "status", "seconds", "error"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cache_dir", type=Path)
@@ -198,18 +230,18 @@ def main(argv=None):
                         help="pages executed at once (default: one per 2 CPU cores, at least 2)")
     parser.add_argument("--times", type=Path, help="write per-page status and times to this CSV")
     parser.add_argument("--reports", type=Path, help="folder for the tracebacks of failed pages")
+    parser.add_argument("--hold", action="append", default=[], metavar="PAGE",
+                        help="leave this page (path from the book's root) out of this run")
+    parser.add_argument("--only", action="append", default=[], metavar="PAGE",
+                        help="run only this page; its row replaces its row in --times")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     start = time.monotonic()
-    rows = run(Path.cwd(), args.cache_dir, args.jobs, args.reports)
+    rows = run(Path.cwd(), args.cache_dir, args.jobs, args.reports, args.hold, args.only)
     print_times(rows, time.monotonic() - start)
     if args.times:
-        args.times.parent.mkdir(parents=True, exist_ok=True)
-        with args.times.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, ["page", "status", "seconds", "error"])
-            writer.writeheader()
-            writer.writerows(rows)
+        write_times(args.times, rows, merge=bool(args.only))
     failed = [row["page"] for row in rows if row["status"] == "failed"]
     if failed:
         sys.exit(f"error: {len(failed)} page(s) failed: {', '.join(failed)}")

@@ -3,8 +3,8 @@
     python scripts/forget_cached_page.py JUPYTER_CACHE_DIR PAGE_SUFFIX
 
 The results page reads results/full/*.csv, which jupyter-cache cannot see (it hashes
-code cells only): after a full build refreshes those files, the build script forgets
-the cached results page so that it is rebuilt with the new figures.
+code cells only): once a full build has copied the new files there, the build script
+forgets the cached results page and executes it again, after every other page.
 """
 import sys
 

@@ -215,3 +215,31 @@ def test_release_and_source_notebooks_are_not_ignored():
     for path in ["exercises/schedules/schedules.ipynb", "solutions/schedules/schedules.ipynb",
                  "chapters/vanishing_gradients.ipynb"]:
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 1, path
+
+
+def test_held_and_only_pages_let_the_results_page_run_last(tmp_path):
+    """The full build runs every page but the results page, then that page alone: the
+    selection, the refusal of an unknown page and the merged times file."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import execute_pages
+    finally:
+        sys.path.pop(0)
+    pages = [tmp_path / "chapters" / f"{name}.md" for name in ("a", "b", "results")]
+    first = execute_pages.select(pages, tmp_path, hold=["chapters/results.md"], only=[])
+    assert [p.name for p in first] == ["a.md", "b.md"]
+    last = execute_pages.select(pages, tmp_path, hold=[], only=["chapters/results.md"])
+    assert [p.name for p in last] == ["results.md"]
+    with pytest.raises(SystemExit, match="not an executed page"):
+        execute_pages.select(pages, tmp_path, hold=["chapters/result.md"], only=[])
+
+    times = tmp_path / "page-times.csv"
+    execute_pages.write_times(times, [
+        {"page": "chapters/a.md", "status": "executed", "seconds": 10, "error": ""},
+        {"page": "chapters/b.md", "status": "executed", "seconds": 20, "error": ""}], merge=False)
+    execute_pages.write_times(times, [
+        {"page": "chapters/results.md", "status": "executed", "seconds": 3, "error": ""}],
+        merge=True)
+    rows = times.read_text().splitlines()
+    assert rows == ["page,status,seconds,error", "chapters/a.md,executed,10,",
+                    "chapters/b.md,executed,20,", "chapters/results.md,executed,3,"]
