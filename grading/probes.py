@@ -12,7 +12,8 @@ to the sandbox, by a *probe cell* built here. A probe cell
 
 The grader reads back only that output (`read_report`: bounded in size and depth, parsed
 defensively) and judges it outside the kernel (`grading.judge`). A probe cell is a function
-body run once: names it binds are local, `keras` and `numpy` are imported afresh inside it, so a
+body run once: names it binds are local, `numpy` (and `keras`, once the notebook has loaded a
+tensor library) are imported afresh inside it, so a
 student's rebinding of `np` or of a notebook helper changes nothing; a student who breaks the
 import machinery, `json` or IPython's display only loses the report, and a missing report is a
 failed cell. Nothing the kernel reports is ever taken as a verdict.
@@ -32,11 +33,16 @@ MAX_ITEMS = 20_000             # numbers in one observed array
 # Runs in the kernel. Only standard-library and course-library calls; no grader data.
 KERNEL_HELPERS = r'''
 import math as _m
+import sys as _sys
 import numpy as np
-try:
-    import keras
-except Exception:  # the probe still reports what it can
-    keras = None
+# Keras only where the notebook has a tensor library loaded (importing TensorFlow costs a
+# kernel about 5 s of CPU): a notebook that never loaded one holds no tensor to convert.
+keras = None
+if any(_name in _sys.modules for _name in ("keras", "tensorflow", "jax", "torch")):
+    try:
+        import keras
+    except Exception:  # the probe still reports what it can
+        keras = None
 _results = {}
 
 def _data(x, depth=0):
