@@ -29,20 +29,25 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]  # the course repository: the package's parent
 DATA_MOUNT = "/data"  # where a sandboxed kernel sees the datasets and the Keras cache
 
-LIKE_COLAB = '''\
-# Written by grading/runtime.py: students in Colab have no nbgrader; neither do these kernels.
+def hide_module(name: str) -> str:
+    """A start-up script after which `import <name>` fails in the kernel, as it does in Colab."""
+    return f'''\
+# Written by grading/runtime.py: students in Colab have no {name}; neither do these kernels.
 import importlib.abc, sys
 
 
-class _NoNbgrader(importlib.abc.MetaPathFinder):
+class _Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname == "nbgrader" or fullname.startswith("nbgrader."):
-            raise ModuleNotFoundError("No module named 'nbgrader' (as in Colab)", name=fullname)
+        if fullname == {name!r} or fullname.startswith({name + "."!r}):
+            raise ModuleNotFoundError("No module named {name!r} (as in Colab)", name=fullname)
         return None
 
 
-sys.meta_path.insert(0, _NoNbgrader())
+sys.meta_path.insert(0, _Hide())
 '''
+
+
+LIKE_COLAB = hide_module("nbgrader")
 
 OFFLINE_CIFAR10 = '''\
 # Written by grading/runtime.py: lets keras.datasets.cifar10.load_data() use the

@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import REPO
+from grading import runtime
 
 sys.path.insert(0, str(REPO / "scripts"))
 import colab_notebooks  # noqa: E402  (scripts/colab_notebooks.py)
@@ -95,20 +96,8 @@ def test_the_check_mode_changes_nothing_and_reports_stale_notebooks(tmp_path):
 
 # --- run as in Colab ----------------------------------------------------------------------
 
-NO_MYST_NB = """\
 # Colab has no myst_nb: a notebook run here takes the same path as there.
-import importlib.abc, sys
-
-
-class _NoMystNb(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname == "myst_nb" or fullname.startswith("myst_nb."):
-            raise ModuleNotFoundError("No module named 'myst_nb' (as in Colab)", name=fullname)
-        return None
-
-
-sys.meta_path.insert(0, _NoMystNb())
-"""
+NO_MYST_NB = runtime.hide_module("myst_nb")
 
 
 @pytest.fixture(scope="module")
