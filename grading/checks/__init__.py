@@ -207,6 +207,7 @@ class Expectation:
     hidden_text: str = "wrong value"            # what a hidden message says instead
     schema: Schema = None                       # checked before `test` sees the value
     depends: str = ""                           # fingerprint of the expected value and the key's code
+    want: Any = None                            # the exact or numeric expected value (close, equal)
 
 
 @dataclass
@@ -288,12 +289,14 @@ class Probe:
                 return f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
             return None
         self.expect(what, expr, test, part, schema=("array", want.shape), _expected=want)
+        self.expectations[-1].want = want.tolist()
 
     def equal(self, what: str, expected, expr: str, part: str = "all") -> None:
         """The observed value equals `expected` exactly (plain data)."""
         def test(obs: Observation) -> str | None:
             return None if obs.value == expected else f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
         self.expect(what, expr, test, part, schema=schema_of(expected), _expected=[expected])
+        self.expectations[-1].want = expected
 
     # ------------------------------------------------------------------ the cell and the verdict
     def source(self) -> str:
