@@ -11,11 +11,12 @@ to the sandbox, by a *probe cell* built here. A probe cell
 - publishes everything as ONE output with the media type `MIME` (`application/vnd.tdnn.probe+json`).
 
 The grader reads back only that output (`read_report`: bounded in size and depth, parsed
-defensively) and judges it outside the kernel (`grading.judge`). A probe cell is a function
-body run once: names it binds are local, `keras` and `numpy` are imported afresh inside it, so a
-student's rebinding of `np` or of a notebook helper changes nothing; a student who breaks the
-import machinery, `json` or IPython's display only loses the report, and a missing report is a
-failed cell. Nothing the kernel reports is ever taken as a verdict.
+defensively) and judges it outside the kernel (`grading.judge`). A probe cell looks up no name
+in the notebook (BOOTSTRAP): its steps run in a clean namespace (RUNNER) with the interpreter's
+genuine builtins, `keras` and `numpy` imported afresh and, per step, only the student's names
+that step uses, so a notebook-global `isinstance`, `__builtins__` or `np` changes nothing; a
+student who breaks the import machinery, a builtin or IPython's display only loses the report,
+and a missing report is a failed cell. Nothing the kernel reports is ever taken as a verdict.
 """
 from __future__ import annotations
 

@@ -36,6 +36,11 @@ keep its own in its `grading/checks/`). It imports from this module only:
 - Expectations in different `part=`s earn equal shares of the cell's points (partial credit
   for independent parts); within a part, one failure loses the part. `Probe.judge(report)` gives
   the `Verdict`: the fraction of the points earned and the grader's messages.
+- No point for a constant: every part needs at least one expectation whose inputs are drawn from
+  `rng` (a fixed example goes in the same part as the same call on drawn inputs), and a test
+  compares with values computed here, never two values the kernel reports about itself
+  (tests/test_check_inputs.py builds every check from two draws and compares the parts). A
+  custom `p.expect` may give a `schema=` (see `schema_problem`); `close` and `equal` have one.
 - For a hidden check, write `what` without parameter values ("power_schedule with c != 1"):
   messages of hidden probes name what failed in words the check wrote, never the inputs, the
   expected or the observed values, and show only the type of a builtin exception (a student

@@ -3,11 +3,13 @@
 Networks are reported by the kernel as data (`describe`: one plain dict per layer, in the order a
 forward pass calls them, with its kind, units, activation, initializer and dropout rate) and judged
 here against the task text. Training-budget checks never trust a history or an accuracy computed
-in the kernel: the grader picks 1,000 held-out validation images per submission, the kernel
-returns only the predicted class of each, and the grader computes the accuracy from CIFAR-10
-labels it reads itself. `train_model` is judged by a callback the probe attaches: the validation
-loss `fit()` logged must be the loss of the model on the `data["valid"]` the grader chose (the
-grader computes it from the model's probabilities), so validating on the training set fails.
+in the kernel: the grader picks 1,000 held-out validation images per submission (the kernels'
+copy of the dataset has other labels for them: grading.runtime.kernel_copy), the kernel returns
+only the predicted class of each, and the grader computes the accuracy from CIFAR-10 labels it
+reads itself. `train_model` is judged by a callback the probe attaches: the validation loss
+`fit()` logged must be the loss on the `data["valid"]` the grader made, and the training loss
+must go down, both computed here from the weights the callback reports, so validating on the
+training set, or not training, fails.
 """
 from __future__ import annotations
 
