@@ -319,12 +319,12 @@ def check_model(p, builder: str, kwargs: dict, n_hidden: int, n_neurons: int, le
     p.expect(f"the layers of {what}", f"describe({model})",
              _problems_test(lambda v: network_problems(v, n_hidden, n_neurons, activation, family, style,
                                                        dropout_rate)), part="layers",
-             hidden_text="wrong layers")
+             hidden_text="wrong layers", schema=("list", ("dict", {"kind": "str"}), None))
     p.expect(f"the output of {what}", f"probabilities({model})", _probabilities_test, part="layers",
              hidden_text="not class probabilities")
     p.expect(f"the compile settings of {what}", f"compile_info({model})",
              _problems_test(lambda v: compile_problems(v, learning_rate)), part="compile",
-             hidden_text="wrong optimizer, learning rate, loss or metrics")
+             hidden_text="wrong optimizer, learning rate, loss or metrics", schema=("dict", {"compiled": "bool"}))
 
 
 def _other_size(rng):
@@ -550,7 +550,8 @@ def _budget(p, rng, model: str) -> None:
             f"{threshold} (chance is 0.10)")
     what = {"deep": "the deep model", "bn": f"the BN model ({BUDGET_DEPTH} hidden layers)",
             "selu": f"the SELU model ({BUDGET_DEPTH} hidden layers, standardized inputs)"}[model]
-    p.expect(f"{what} after {BUDGET_EPOCHS} epochs on 4,000 images", "predicted_classes(model, X_eval)", accuracy)
+    p.expect(f"{what} after {BUDGET_EPOCHS} epochs on 4,000 images", "predicted_classes(model, X_eval)", accuracy,
+             schema=("array", (EVAL_IMAGES,)))
 
 
 @checks("test_train_deep_budget")

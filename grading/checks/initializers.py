@@ -126,9 +126,9 @@ def expect_weights(p, what, key, shape, sigma, distribution, part="all"):
     """Expectations on the weights `draw(..., key)` made in the kernel."""
     p.equal(f"{what}: shape", list(shape), f"{key}_shape", part=part)
     p.expect(f"{what}: mean and standard deviation", f"{key}_sample",
-             lambda obs: sample_problem(obs.value, sigma, distribution), part=part)
+             lambda obs: sample_problem(obs.value, sigma, distribution), part=part, schema=("array", (None,)))
     p.expect(f"{what}: the spread of the values", f"{key}_max",
-             lambda obs: bound_problem(obs.value, sigma, distribution), part=part)
+             lambda obs: bound_problem(obs.value, sigma, distribution), part=part, schema="number")
 
 
 def draw_step(p, key, scale, mode, distribution, shape, seed, *, positional=False, dist_arg=True):
