@@ -52,7 +52,9 @@ _d.display = _forging_display
 
 @pytest.fixture(scope="module")
 def shell():
-    return ProbeShell()
+    probe_shell = ProbeShell()
+    yield probe_shell
+    probe_shell.close()
 
 
 def _expected_values(probe) -> dict:

@@ -20,6 +20,7 @@ class ProbeShell:
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
         datasets = runtime.datasets_dir()
+        self._keras_home = os.environ.get("KERAS_HOME")
         if runtime.has_datasets(datasets):   # the kernels' copy: held-out labels withheld
             os.environ["KERAS_HOME"] = runtime.keras_seed(str(datasets))
         config = Config()
@@ -34,6 +35,14 @@ class ProbeShell:
         from IPython.core.display_functions import display
         IPython.display.display = display
         self.shell.reset(new_session=False)
+
+    def close(self) -> None:
+        """Builtins, display and KERAS_HOME as they were (the test process goes on)."""
+        self.reset()
+        if self._keras_home is None:
+            os.environ.pop("KERAS_HOME", None)
+        else:
+            os.environ["KERAS_HOME"] = self._keras_home
 
     def run(self, source: str):
         from IPython.utils.capture import capture_output
