@@ -20,6 +20,7 @@ and a missing report is a failed cell. Nothing the kernel reports is ever taken 
 """
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import textwrap
@@ -29,6 +30,7 @@ PROBE_MARKER = "Grading probe, written by python -m grading"
 MAX_REPORT_BYTES = 2_000_000   # a report larger than this is refused (the cell fails)
 MAX_DEPTH = 8                  # nesting of lists/dicts in one observed value
 MAX_ITEMS = 20_000             # numbers in one observed array
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"display", "get_ipython"}
 
 # The probe cell's own lines, run as a function body in the notebook's namespace. They look up
 # NO name (a notebook-global `exec`, `isinstance` or `__builtins__` would otherwise be the one
@@ -47,8 +49,9 @@ _ty = _obj.__class__
 _fn = _ty([].append)
 _P = {}
 for _k, _v in _bd.items():
-    if _ty(_v) is _fn:
-        _good = _v.__self__ is _B and _v.__name__ == _k
+    if _ty(_v) is _fn:  # `open` is io's, bound to the _io module
+        _good = _v.__name__ == _k and (_v.__self__ is _B or _k == 'open' and _ty(_v.__self__) is _ty(_B)
+                                       and _v.__self__.__name__ in ('io', '_io'))
     elif _ty(_v) is _ty:
         _good = _v.__flags__ & 512 == 0 and _v.__module__ == 'builtins'
     else:
@@ -138,7 +141,7 @@ def _step(key, source):
     code = compile(source, "<grading probe>", "exec")
     g = globals()
     for name in _names(code):
-        if name not in g and name not in __builtins__ and name not in _own and name in _user:
+        if name not in g and name not in _BUILTIN_NAMES and name not in _own and name in _user:
             g[name] = _user[name]
     exec(code, g)
 
@@ -161,6 +164,8 @@ def probe_source(steps: list[tuple[str, str]]) -> str:
     later steps."""
     runner = (RUNNER % {"depth": MAX_DEPTH, "items": MAX_ITEMS, "mime": MIME}).replace(
         "_STEPS", repr([(key, textwrap.dedent(code).strip("\n") or "pass") for key, code in steps]), 1)
+    # a builtin's name is never taken from the notebook, even one the student deleted or replaced
+    runner = f"_BUILTIN_NAMES = {sorted(BUILTIN_NAMES)!r}\n" + runner
     body = f"_runner = {runner!r}\n" + BOOTSTRAP
     return (f"# {PROBE_MARKER}: it reports what your code returns;\n"
             "# the grader decides the result outside this notebook.\n"

@@ -216,3 +216,26 @@ def test_train_model_without_fit_loses_the_validation_points(shell):
     verdict = probe.judge(shell.report(probe))
     assert verdict.fraction < 1, verdict
     assert any("did not learn" in m for m in verdict.messages), verdict.messages
+
+
+def test_a_builtin_replaced_in_both_places_is_not_used(shell):
+    """builtins.isinstance replaced AND a notebook-global isinstance: neither reaches the probe."""
+    shell.reset()
+    probe = _one_probe()
+    shell.run(STUDENT + "import builtins\n_real = builtins.isinstance\n"
+              "isinstance = builtins.isinstance = lambda o, c: o is x or _real(o, c)")
+    try:
+        report = shell.report(probe)
+    finally:
+        shell.reset()
+    assert report["v0"] == {"error": "NameError"}, report
+    assert probe.judge(report).fraction == 0
+
+
+def test_the_probe_can_open_files(shell):
+    """io's `open` is a genuine builtin too (the cifar10 budget checks read the dataset with it)."""
+    shell.reset()
+    shell.run("open = None")
+    p = Probe()
+    p.equal("open is io.open", True, "open is __import__('io').open")
+    assert p.judge(shell.report(p)).fraction == 1
