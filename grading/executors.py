@@ -174,7 +174,7 @@ def run_remote_job(payload: dict) -> dict:
                 return {"result": {"status": "error", "reasons": [
                     f"Dask worker {os.uname().nodename} has no datasets at {datasets} "
                     "(set COURSE_DATASETS for the worker)"]}, "executed": None}
-            spec.update(datasets=str(datasets), keras_seed=runtime.keras_seed(str(datasets)))
+            spec.update(datasets=runtime.kernel_datasets(datasets), keras_seed=runtime.keras_seed(str(datasets)))
         job_dir = tmp / "job"
         (job_dir / "scratch").mkdir(parents=True)
         conn = tmp / "c"  # short: Unix socket paths are limited to ~107 bytes

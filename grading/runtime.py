@@ -22,12 +22,18 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]  # the course repository: the package's parent
 DATA_MOUNT = "/data"  # where a sandboxed kernel sees the datasets and the Keras cache
+# CIFAR-10 images (of data_batch_1) whose labels the grader holds out: the cifar10 budget checks
+# evaluate on them, so the kernels' copy of the dataset has other labels and file names there.
+HELD_OUT_CIFAR10 = range(1000, 5000)
+KERNEL_DATA_VERSION = "1"  # bump when what the kernels' copy withholds changes
 
 def hide_module(name: str) -> str:
     """A start-up script after which `import <name>` fails in the kernel, as it does in Colab."""
@@ -147,11 +153,76 @@ def _open_to_sandboxes(ipythondir: Path) -> None:
 
 @functools.lru_cache(maxsize=None)
 def keras_seed(datasets: str) -> str:
-    """This machine's seeded Keras cache, shared read-only by every sandbox (seeded once per process)."""
+    """The Keras cache every sandbox sees (read-only): this machine's seeded cache without the
+    labels the grader holds out (`kernel_copy`); made once per process."""
     seed = grading_cache() / "keras_home"
     seed_cache(Path(datasets), seed)
-    share_read_only(seed)  # made under umask 077: the sandbox user must read it
-    return str(seed)
+    kernels = grading_cache() / "keras_home_kernels"
+    kernel_copy(seed, kernels)
+    share_read_only(kernels)  # made under umask 077: the sandbox user must read it
+    return str(kernels)
+
+
+def kernel_copy(seed: Path, dest: Path) -> None:
+    """`seed` (a Keras cache) copied to `dest` (hard links where it can) except CIFAR-10's
+    data_batch_1, rewritten with other labels and file names at HELD_OUT_CIFAR10: a kernel cannot
+    look up the labels of the images it is graded on. Safe for several graders at once."""
+    marker = dest / ".kernel-copy"
+    if marker.exists() and marker.read_text() == KERNEL_DATA_VERSION:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{dest.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == KERNEL_DATA_VERSION:
+            return
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(seed, tmp, symlinks=True, copy_function=_link_or_copy)
+        for batch in tmp.glob("datasets/**/cifar-10-batches-py/data_batch_1"):
+            if not batch.is_symlink():
+                _withhold_labels(batch)
+        (tmp / ".kernel-copy").write_text(KERNEL_DATA_VERSION)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _withhold_labels(path: Path) -> None:
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    labels = list(batch[b"labels"])
+    names = list(batch.get(b"filenames") or [])  # the original's file names say the class too
+    for i in HELD_OUT_CIFAR10:  # a fixed stand-in class (the real one is the grader's only)
+        labels[i] = (i * 7) % 10
+        if i < len(names):
+            names[i] = b"withheld_%05d.png" % i
+    batch[b"labels"] = labels
+    if names:
+        batch[b"filenames"] = names
+    path.unlink()  # a hard link to the seed: write a new file, never through the link
+    with open(path, "wb") as f:
+        pickle.dump(batch, f, protocol=2)
+
+
+def kernel_datasets(datasets: Path) -> str:
+    """What sandboxes see of the offline datasets folder: its loader module only (the folder
+    holds every label; the Keras cache of `keras_seed` holds the data)."""
+    view = grading_cache() / "kernel_datasets"
+    view.mkdir(parents=True, exist_ok=True)
+    text = (Path(datasets) / "keras_offline.py").read_text()
+    target = view / "keras_offline.py"
+    if not target.exists() or target.read_text() != text:
+        tmp = view / f".keras_offline.{os.getpid()}.tmp"
+        tmp.write_text(text)
+        tmp.replace(target)
+    share_read_only(view)
+    return str(view)
 
 
 def prepare(work: Path, datasets: Path, sandboxed: bool) -> dict:
@@ -163,7 +234,7 @@ def prepare(work: Path, datasets: Path, sandboxed: bool) -> dict:
     write_startup(startup, seen_at if have_data else None)
     _open_to_sandboxes(startup)
     os.chmod(work, 0o755)
-    return {"datasets": str(datasets) if have_data else None,
+    return {"datasets": kernel_datasets(datasets) if have_data else None,
             "keras_seed": keras_seed(str(datasets)) if have_data else None,
             "ipythondir": str(startup)}
 

@@ -36,6 +36,11 @@ keep its own in its `grading/checks/`). It imports from this module only:
 - Expectations in different `part=`s earn equal shares of the cell's points (partial credit
   for independent parts); within a part, one failure loses the part. `Probe.judge(report)` gives
   the `Verdict`: the fraction of the points earned and the grader's messages.
+- No point for a constant: every part needs at least one expectation whose inputs are drawn from
+  `rng` (a fixed example goes in the same part as the same call on drawn inputs), and a test
+  compares with values computed here, never two values the kernel reports about itself
+  (tests/test_check_inputs.py builds every check from two draws and compares the parts). A
+  custom `p.expect` may give a `schema=` (see `schema_problem`); `close` and `equal` have one.
 - For a hidden check, write `what` without parameter values ("power_schedule with c != 1"):
   messages of hidden probes name what failed in words the check wrote, never the inputs, the
   expected or the observed values, and show only the type of a builtin exception (a student
@@ -52,6 +57,7 @@ these checks (grading/judge.py).
 from __future__ import annotations
 
 import builtins
+import hashlib
 import importlib
 import importlib.util
 import re
@@ -125,6 +131,79 @@ class Observation:
         return None
 
 
+# ------------------------------------------------------------------------------ schemas
+# What an observation must look like before its test sees it: None (any plain data), "number",
+# "int", "bool", "str", ("array", shape) (numbers of that shape; None in the shape: any length),
+# ("list", item schema, length or None), ("dict", {key: schema}) (those keys at least).
+Schema = Any
+
+
+def schema_problem(value, schema: Schema) -> str | None:
+    """Why `value` does not have the shape `schema` asks for (None when it has)."""
+    if schema is None:
+        return None
+    if schema in ("number", "int"):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            schema == "number" or isinstance(value, int))
+        return None if ok else f"expected a {'number' if schema == 'number' else 'whole number'}"
+    if schema in ("bool", "str"):
+        return None if isinstance(value, {"bool": bool, "str": str}[schema]) else f"expected a {schema}"
+    kind = schema[0]
+    if kind == "array":
+        arr = None if isinstance(value, (bool, str, dict)) else as_numbers(value)
+        if arr is None or arr.ndim != len(schema[1]) or any(
+                want is not None and got != want for got, want in zip(arr.shape, schema[1])):
+            return f"expected numbers of shape {tuple(schema[1])}"
+        return None
+    if kind == "list":
+        if not isinstance(value, list) or (schema[2] is not None and len(value) != schema[2]):
+            return "expected a list" + (f" of {schema[2]}" if schema[2] is not None else "")
+        return next((p for p in (schema_problem(v, schema[1]) for v in value) if p), None)
+    if kind == "dict":
+        if not isinstance(value, dict) or not all(k in value for k in schema[1]):
+            return f"expected a dict with {sorted(schema[1])}"
+        return next((p for p in (schema_problem(value[k], s) for k, s in schema[1].items()) if p), None)
+    raise ValueError(f"unknown schema {schema!r}")
+
+
+def schema_of(expected) -> Schema:
+    """The schema of an exact expected value (for `Probe.equal`)."""
+    if isinstance(expected, bool):
+        return "bool"
+    if isinstance(expected, (int, float)):
+        return "number"
+    if isinstance(expected, str):
+        return "str"
+    if isinstance(expected, (list, tuple)):
+        return ("list", None, len(expected))
+    return None
+
+
+def fingerprint(obj, depth: int = 0) -> str:
+    """What an expectation depends on, as text: values, and the values a test function closes
+    over (so two probes built from different draws can be compared: tests/test_check_inputs.py)."""
+    if depth > 6:
+        return "..."
+    if callable(obj) and hasattr(obj, "__code__"):
+        cells = [c.cell_contents for c in (obj.__closure__ or ()) if _has_contents(c)]
+        return "fn(" + ",".join(fingerprint(v, depth + 1) for v in [*cells, *(obj.__defaults__ or ())]) + ")"
+    if isinstance(obj, np.ndarray):
+        return f"{obj.dtype}{obj.shape}:" + hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest()
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(fingerprint(v, depth + 1) for v in obj) + "]"
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{k!r}:{fingerprint(v, depth + 1)}" for k, v in obj.items()) + "}"
+    return repr(obj) if isinstance(obj, (int, float, str, bool, type(None), np.generic)) else type(obj).__name__
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class Expectation:
     key: str
@@ -132,6 +211,9 @@ class Expectation:
     part: str
     test: Callable[[Observation], str | None]   # None when fine, else what was wrong (values)
     hidden_text: str = "wrong value"            # what a hidden message says instead
+    schema: Schema = None                       # checked before `test` sees the value
+    depends: str = ""                           # fingerprint of the expected value and the key's code
+    want: Any = None                            # the exact or numeric expected value (close, equal)
 
 
 @dataclass
@@ -191,10 +273,14 @@ class Probe:
 
     # ------------------------------------------------------------------ what the grader expects
     def expect(self, what: str, key_or_expr: str, test: Callable[[Observation], str | None],
-               part: str = "all", hidden_text: str = "wrong value") -> None:
-        """A custom expectation: `test(observation)` returns None when right, else why not."""
+               part: str = "all", hidden_text: str = "wrong value", schema: Schema = None,
+               _expected=None) -> None:
+        """A custom expectation: `test(observation)` returns None when right, else why not;
+        `schema` (see `schema_problem`): the value's shape, checked first."""
         key = key_or_expr if any(k == key_or_expr for k, _ in self.steps) else self.value(key_or_expr)
-        self.expectations.append(Expectation(key, what, part, test, hidden_text))
+        code = next(c for k, c in self.steps if k == key)
+        depends = fingerprint(test if _expected is None else _expected) + "|" + code
+        self.expectations.append(Expectation(key, what, part, test, hidden_text, schema, depends))
 
     def close(self, what: str, expected, expr: str, rtol: float = 1e-4, atol: float = 1e-9,
               part: str = "all") -> None:
@@ -208,13 +294,15 @@ class Probe:
             if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=False):
                 return f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
             return None
-        self.expect(what, expr, test, part)
+        self.expect(what, expr, test, part, schema=("array", want.shape), _expected=want)
+        self.expectations[-1].want = want.tolist()
 
     def equal(self, what: str, expected, expr: str, part: str = "all") -> None:
         """The observed value equals `expected` exactly (plain data)."""
         def test(obs: Observation) -> str | None:
             return None if obs.value == expected else f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
-        self.expect(what, expr, test, part)
+        self.expect(what, expr, test, part, schema=schema_of(expected), _expected=[expected])
+        self.expectations[-1].want = expected
 
     # ------------------------------------------------------------------ the cell and the verdict
     def source(self) -> str:
@@ -228,7 +316,7 @@ class Probe:
             why = obs.problem()
             if why is None:
                 try:
-                    detail = exp.test(obs)
+                    detail = schema_problem(obs.value, exp.schema) or exp.test(obs)
                 except Exception as exc:  # a check must not crash on odd data: it is a fail
                     detail = f"unusable value ({type(exc).__name__})"
                 if detail is not None:

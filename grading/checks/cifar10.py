@@ -3,11 +3,13 @@
 Networks are reported by the kernel as data (`describe`: one plain dict per layer, in the order a
 forward pass calls them, with its kind, units, activation, initializer and dropout rate) and judged
 here against the task text. Training-budget checks never trust a history or an accuracy computed
-in the kernel: the grader picks 1,000 held-out validation images per submission, the kernel
-returns only the predicted class of each, and the grader computes the accuracy from CIFAR-10
-labels it reads itself. `train_model` is judged by a callback the probe attaches: the validation
-loss `fit()` logged must be the loss of the model on the `data["valid"]` the grader chose (the
-grader computes it from the model's probabilities), so validating on the training set fails.
+in the kernel: the grader picks 1,000 held-out validation images per submission (the kernels'
+copy of the dataset has other labels for them: grading.runtime.kernel_copy), the kernel returns
+only the predicted class of each, and the grader computes the accuracy from CIFAR-10 labels it
+reads itself. `train_model` is judged by a callback the probe attaches: the validation loss
+`fit()` logged must be the loss on the `data["valid"]` the grader made, and the training loss
+must go down, both computed here from the weights the callback reports, so validating on the
+training set, or not training, fails.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..runtime import HELD_OUT_CIFAR10
 from . import Checks, Code, Observation, as_numbers, call, datasets_dir, grading_cache
 from .schedules import one_cycle  # the 1cycle rates both assignments ask for
 
@@ -149,6 +152,14 @@ def cifar_batch_1():
             return x, np.asarray(d[b"labels"], dtype="int64")
     (x, y), _ = keras.datasets.cifar10.load_data()
     return x[:10000], y[:10000].ravel()
+
+def perturbed(images, seed):
+    rs = np.random.default_rng(seed)
+    out = images.astype("int16")
+    flip = rs.random(len(out)) < 0.5
+    out[flip] = out[flip][:, :, ::-1]
+    out += rs.integers(-3, 4, size=out.shape, dtype="int16")
+    return np.clip(out, 0, 255).astype("float32") / 255.0
 
 def predicted_classes(model, X):
     return np.concatenate([np.argmax(keras.ops.convert_to_numpy(model(X[i:i + 500], training=False)), axis=1)
@@ -308,12 +319,12 @@ def check_model(p, builder: str, kwargs: dict, n_hidden: int, n_neurons: int, le
     p.expect(f"the layers of {what}", f"describe({model})",
              _problems_test(lambda v: network_problems(v, n_hidden, n_neurons, activation, family, style,
                                                        dropout_rate)), part="layers",
-             hidden_text="wrong layers")
+             hidden_text="wrong layers", schema=("list", ("dict", {"kind": "str"}), None))
     p.expect(f"the output of {what}", f"probabilities({model})", _probabilities_test, part="layers",
              hidden_text="not class probabilities")
     p.expect(f"the compile settings of {what}", f"compile_info({model})",
              _problems_test(lambda v: compile_problems(v, learning_rate)), part="compile",
-             hidden_text="wrong optimizer, learning rate, loss or metrics")
+             hidden_text="wrong optimizer, learning rate, loss or metrics", schema=("dict", {"compiled": "bool"}))
 
 
 def _other_size(rng):
@@ -333,6 +344,8 @@ def check_resized_model(p, rng, builder, lowest_lr_exponent, activation, init, k
 def deep_model(p, rng):
     p.run(DESCRIBE)
     check_model(p, "build_deep_model", {}, 20, 100, 1e-4, "elu", "he", "plain", label="build_deep_model()")
+    # The defaults are fixed by the task: they count only with a network of a drawn size (same parts).
+    check_resized_model(p, rng, "build_deep_model", -5, "elu", "he", "plain")
 
 
 @checks("test_deep_model_hidden", hidden=True)
@@ -381,12 +394,16 @@ def callbacks(p, rng):
 
 
 _TRAIN_WATCH = '''
+def weights_of(model):
+    return [keras.ops.convert_to_numpy(w).tolist() for w in model.get_weights()]
+
 class Watch(keras.callbacks.Callback):
     """Records what fit() does: steps per epoch, epochs, batches, the logged validation loss, and
-    the model's probabilities on data["valid"] at the end of every epoch."""
+    the model's weights at the start and at the end of every epoch (the grader computes the
+    losses from them on data it made itself)."""
     def on_train_begin(self, logs=None):
         self.steps, self.epochs, self.batches = self.params.get("steps"), 0, 0
-        self.val_loss, self.val_probs = [], []
+        self.val_loss, self.weights, self.start = [], [], weights_of(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
@@ -395,26 +412,42 @@ class Watch(keras.callbacks.Callback):
         self.epochs += 1
         logs = logs or {}
         self.val_loss.append(float(logs["val_loss"]) if "val_loss" in logs else None)
-        self.val_probs.append(keras.ops.convert_to_numpy(self.model(Xva, training=False)))
+        self.weights.append(weights_of(self.model))
 
 keras.utils.set_random_seed(0)
-tiny = keras.Sequential([keras.Input(shape=(32, 32, 3)), keras.layers.Flatten(),
+tiny = keras.Sequential([keras.Input(shape=(32, 32, 3)), keras.layers.GlobalAveragePooling2D(),
                          keras.layers.Dense(10, activation="softmax")])
 tiny.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="sparse_categorical_crossentropy",
              metrics=["accuracy"])
 '''
 
 
+# Images whose mean colour decides the class (learnable by the tiny model: mean colour, then
+# softmax); the validation labels follow another rule, so the losses on data["valid"] and on
+# data["train"] soon differ. The same code makes them in the kernel and here (TINY_DATA).
+TINY_DATA = """
+rs = np.random.default_rng({seed})
+Xtr = (rs.normal(0, 1, size=({n_train}, 1, 1, 3)) + rs.normal(0, 0.1, size=({n_train}, 32, 32, 3))).astype(np.float32)
+Xva = (rs.normal(0, 1, size=({n_valid}, 1, 1, 3)) + rs.normal(0, 0.1, size=({n_valid}, 32, 32, 3))).astype(np.float32)
+W = rs.normal(size=(3, 10)).astype(np.float32)
+ytr = np.argmax(Xtr.mean(axis=(1, 2)) @ W, axis=1)
+yva = (np.argmax(Xva.mean(axis=(1, 2)) @ W, axis=1) + 3) % 10
+"""
+
+
 def _tiny_data(seed: int, n_train: int, n_valid: int):
-    """Images with a learnable labelling rule; the validation labels follow another rule, so
-    the loss on data["valid"] and on data["train"] soon differ."""
-    rs = np.random.default_rng(seed)
-    Xtr = rs.normal(0, 0.02, size=(n_train, 32, 32, 3)).astype(np.float32)
-    Xva = rs.normal(0, 0.1, size=(n_valid, 32, 32, 3)).astype(np.float32)
-    W = rs.normal(size=(32 * 32 * 3, 10)).astype(np.float32)
-    ytr = np.argmax(Xtr.reshape(n_train, -1) @ W, axis=1)
-    yva = (np.argmax(Xva.reshape(n_valid, -1) @ W, axis=1) + 3) % 10
-    return Xtr, ytr, Xva, yva
+    names = {"np": np}
+    exec(TINY_DATA.format(seed=seed, n_train=n_train, n_valid=n_valid), names)
+    return names["Xtr"], names["ytr"], names["Xva"], names["yva"]
+
+
+def _loss(weights, X, y) -> float:
+    """The tiny model's cross-entropy on (X, y), computed here from its reported weights."""
+    kernel, bias = (np.asarray(w, dtype=np.float64) for w in weights)
+    logits = np.asarray(X, np.float64).mean(axis=(1, 2)) @ kernel + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-np.maximum(log_p[np.arange(len(y)), y], np.log(1e-7)).mean())
 
 
 @checks("test_train_model")
@@ -424,14 +457,9 @@ def train_model(p, rng):
     n_train = batch * int(rng.integers(4, 8)) + int(rng.integers(1, batch))   # a last, smaller batch
     epochs = int(rng.integers(2, 4))
     steps = math.ceil(n_train / batch)
-    _, _, _, yva = _tiny_data(seed, n_train, n_valid)
-    p.run(f"rs = np.random.default_rng({seed})\n"
-          f"Xtr = rs.normal(0, 0.02, size=({n_train}, 32, 32, 3)).astype(np.float32)\n"
-          f"Xva = rs.normal(0, 0.1, size=({n_valid}, 32, 32, 3)).astype(np.float32)\n"
-          "W = rs.normal(size=(32 * 32 * 3, 10)).astype(np.float32)\n"
-          f"ytr = np.argmax(Xtr.reshape({n_train}, -1) @ W, axis=1)\n"
-          f"yva = (np.argmax(Xva.reshape({n_valid}, -1) @ W, axis=1) + 3) % 10\n"
-          "data = {'train': (Xtr, ytr), 'valid': (Xva, yva)}")
+    Xtr, ytr, Xva, yva = _tiny_data(seed, n_train, n_valid)
+    p.run(TINY_DATA.format(seed=seed, n_train=n_train, n_valid=n_valid)
+          + "data = {'train': (Xtr, ytr), 'valid': (Xva, yva)}")
     p.run(_TRAIN_WATCH)
     p.run("watch = Watch()\n"
           f"history = record('history', lambda: train_model(tiny, data, epochs={epochs}, batch_size={batch},"
@@ -457,20 +485,25 @@ def train_model(p, rng):
     p.equal("steps per epoch for 96 and 97 images with the default batch size (32)", [3, 4], "default_steps",
             part="run")
 
+    # Both losses are the grader's, from the reported weights and the data it made: a train_model
+    # that does not train, or reports a loss it computed itself on other data, fails.
     def validated_on_valid(obs):
-        got = obs.value if isinstance(obs.value, dict) else {}
-        logged, probs = got.get("loss"), as_numbers(got.get("probs"))
-        if not isinstance(logged, list) or len(logged) != epochs or any(v is None for v in logged):
+        got = obs.value
+        logged = got["loss"]
+        if len(logged) != epochs or any(not isinstance(v, (int, float)) for v in logged):
             return "no validation loss per epoch: pass validation_data=data['valid']"
-        if probs is None or probs.shape != (epochs, n_valid, 10):
-            return "no validation data to compare with"
-        want = -np.log(np.clip(probs[:, np.arange(n_valid), yva], 1e-7, 1)).mean(axis=1)
+        want = [_loss(w, Xva, yva) for w in got["weights"]]
         if not np.allclose(logged, want, rtol=2e-3, atol=1e-4):
             return (f"the validation loss fit() logged ({np.round(logged, 4).tolist()}) is not the loss on "
                     f"data['valid'] ({np.round(want, 4).tolist()}): validate on data['valid']")
+        if not _loss(got["weights"][-1], Xtr, ytr) < 0.9 * _loss(got["start"], Xtr, ytr):
+            return "the model did not learn from data['train'] (its training loss did not go down)"
         return None
-    p.expect("the data fit() validates on", "dict(loss=watch.val_loss, probs=watch.val_probs)",
-             validated_on_valid, part="validation")
+    p.expect("the data fit() trains and validates on",
+             "dict(loss=watch.val_loss, weights=watch.weights, start=watch.start)", validated_on_valid,
+             part="validation", schema=("dict", {"loss": ("list", None, epochs),
+                                                 "weights": ("list", ("list", None, 2), epochs),
+                                                 "start": ("list", None, 2)}))
 
 
 # The optimizer's slots created before fit(): on TensorFlow, fit() otherwise creates them inside
@@ -485,13 +518,17 @@ PREBUILD_OPTIMIZER = ("if getattr(model, 'optimizer', None) is not None and not 
 def _budget(p, rng, model: str) -> None:
     builder, extra, lr, threshold = BUDGET[model]
     labels = batch_1_labels()
-    idx = np.sort(rng.choice(np.arange(1000, 5000), size=EVAL_IMAGES, replace=False))
-    seed = int(rng.integers(0, 1000))
+    held_out = np.arange(HELD_OUT_CIFAR10.start, HELD_OUT_CIFAR10.stop)
+    idx = np.sort(rng.choice(held_out, size=EVAL_IMAGES, replace=False))
+    seed, noise = int(rng.integers(0, 1000)), int(rng.integers(0, 2**31))
     p.run(BATCH_1)
+    # The sandbox's copy of these images has other labels (grading.runtime.kernel_copy); each
+    # submission sees them mirrored at random and with pixel noise of +-3 levels, so a table of
+    # the original images' hashes finds nothing either.
     p.run("X, Y = cifar_batch_1()\n"
           "train = (X[5000:9000].astype('float32') / 255.0, Y[5000:9000])\n"
           "valid = (X[:1000].astype('float32') / 255.0, Y[:1000])\n"
-          f"X_eval = X[{idx.tolist()!r}].astype('float32') / 255.0")
+          f"X_eval = perturbed(X[{idx.tolist()!r}], {noise})")
     if model == "selu":
         p.run("X_tr, X_va, X_eval = standardize(train[0], valid[0], X_eval)\n"
               "train, valid = (X_tr, train[1]), (X_va, valid[1])", key="standardize")
@@ -503,7 +540,7 @@ def _budget(p, rng, model: str) -> None:
           f" batch_size={BUDGET_BATCH}, callbacks=make_callbacks(patience={BUDGET_EPOCHS}))", key="train")
     want = labels[idx]
 
-    def accuracy(obs):
+    def accuracy(obs):  # the labels are the grader's: the kernel's copy has others there
         pred = as_numbers(obs.value)
         if pred is None or pred.shape != want.shape:
             return "no prediction for every held-out image"
@@ -513,7 +550,8 @@ def _budget(p, rng, model: str) -> None:
             f"{threshold} (chance is 0.10)")
     what = {"deep": "the deep model", "bn": f"the BN model ({BUDGET_DEPTH} hidden layers)",
             "selu": f"the SELU model ({BUDGET_DEPTH} hidden layers, standardized inputs)"}[model]
-    p.expect(f"{what} after {BUDGET_EPOCHS} epochs on 4,000 images", "predicted_classes(model, X_eval)", accuracy)
+    p.expect(f"{what} after {BUDGET_EPOCHS} epochs on 4,000 images", "predicted_classes(model, X_eval)", accuracy,
+             schema=("array", (EVAL_IMAGES,)))
 
 
 @checks("test_train_deep_budget")
@@ -583,9 +621,9 @@ def standardize(p, rng):
     p.expect("standardize(X_train, A, B) with the training set's statistics", "three", values, part="values")
     p.expect("standardize(X_train) alone returns a tuple of one array", "one",
              lambda obs: None if obs.kind in ("tuple", "list") and isinstance(obs.value, list) and len(obs.value) == 1
-             else f"got a {obs.kind} of {len(obs.value) if isinstance(obs.value, list) else '?'}", part="format")
+             else f"got a {obs.kind} of {len(obs.value) if isinstance(obs.value, list) else '?'}", part="values")
     p.equal("the arrays standardize returns are float32", ["float32"] * 3,
-            "[str(np.asarray(keras.ops.convert_to_numpy(o)).dtype) for o in out]", part="format")
+            "[str(np.asarray(keras.ops.convert_to_numpy(o)).dtype) for o in out]", part="values")
 
 
 @checks("test_selu_model", hidden=True)
@@ -696,7 +734,7 @@ def mc_dropout(p, rng):
             return "MC Dropout output equals the deterministic output: is dropout on?"
         return None
     p.expect("mc_dropout_predict on a real model with alpha dropout",
-             "dict(mc=mc_dropout_predict(real, Xr, n_samples=8), det=det)", real_model, part="real")
+             "dict(mc=mc_dropout_predict(real, Xr, n_samples=8), det=det)", real_model, part="samples")
 
 
 # ------------------------------------------------------------------------------------ f. 1cycle
@@ -707,6 +745,11 @@ def one_cycle_rate(p, rng):
         p.close(f"OneCycleScheduler(100, max_lr=1.0).rate({step})", one_cycle(step, 100, 1.0),
                 f"float(keras.ops.convert_to_numpy(sched.rate({step})))", atol=1e-10)
     p.equal("rate() must not change the scheduler's state (iteration)", 0, "sched.iteration")
+    total, max_lr = int(rng.integers(50, 500)), round(float(rng.uniform(0.05, 1.0)), 4)
+    p.run(f"drawn = OneCycleScheduler(total_steps={total}, max_lr={max_lr!r})", key="construct_drawn")
+    for step in (int(rng.integers(1, total // 2)), int(rng.integers(total // 2, total))):
+        p.close(f"OneCycleScheduler({total}, max_lr={max_lr}).rate({step})", one_cycle(step, total, max_lr),
+                f"float(keras.ops.convert_to_numpy(drawn.rate({step})))", atol=1e-10)
 
 
 @checks("test_one_cycle_rate_hidden", hidden=True)
@@ -762,7 +805,7 @@ def one_cycle_callback(p, rng):
           "tiny_model().fit(Xt, Xt.sum(axis=1), batch_size=16, epochs=2, verbose=0, callbacks=[sched, rec])",
           key="fit_visible")
     p.close("the rate of each of the 8 batches (2 epochs of 4) with OneCycleScheduler(total_steps=8, max_lr=0.05)",
-            [one_cycle(k, 8, 0.05) for k in range(8)], "rec.rates", atol=1e-9, part="example")
+            [one_cycle(k, 8, 0.05) for k in range(8)], "rec.rates", atol=1e-9, part="parameters")
     total, max_lr = int(rng.integers(14, 22)), float(rng.uniform(0.02, 0.2))
     start, frac = float(max_lr / rng.uniform(4, 20)), float(rng.uniform(0.15, 0.35))
     last = float(start / rng.uniform(20, 200))

@@ -67,6 +67,11 @@ def sample(w, n={SAMPLE}):
 ''')
 
 
+def sampled(size: int) -> int:
+    """How many values `sample` (HELPERS) reports of an array of `size` values."""
+    return len(range(0, size, max(1, size // SAMPLE))[:SAMPLE])
+
+
 def fan_of(shape, mode):
     fan_in, fan_out = fans(shape)
     return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
@@ -121,9 +126,9 @@ def expect_weights(p, what, key, shape, sigma, distribution, part="all"):
     """Expectations on the weights `draw(..., key)` made in the kernel."""
     p.equal(f"{what}: shape", list(shape), f"{key}_shape", part=part)
     p.expect(f"{what}: mean and standard deviation", f"{key}_sample",
-             lambda obs: sample_problem(obs.value, sigma, distribution), part=part)
+             lambda obs: sample_problem(obs.value, sigma, distribution), part=part, schema=("array", (None,)))
     p.expect(f"{what}: the spread of the values", f"{key}_max",
-             lambda obs: bound_problem(obs.value, sigma, distribution), part=part)
+             lambda obs: bound_problem(obs.value, sigma, distribution), part=part, schema="number")
 
 
 def draw_step(p, key, scale, mode, distribution, shape, seed, *, positional=False, dist_arg=True):
@@ -153,6 +158,8 @@ def _seed(rng) -> int:
 def fans_visible(p, rng):
     for shape in [(784, 300), (100, 10)]:
         p.equal(f"compute_fans({shape})", list(shape), f"[int(v) for v in compute_fans({shape!r})]")
+    shape = (int(rng.integers(2, 1000)), int(rng.integers(2, 1000)))  # with the examples: one part
+    p.equal(f"compute_fans({shape})", list(shape), f"[int(v) for v in compute_fans({shape!r})]")
 
 
 @checks("test_fans_hidden", hidden=True)
@@ -177,6 +184,10 @@ def normal_visible(p, rng):
     draw_step(p, "visible", 2.0, "fan_in", "normal", (400, 300), 42)
     expect_weights(p, "MyVarianceScaling(2.0, 'fan_in', 'normal') on (400, 300)", "visible",
                    (400, 300), math.sqrt(2.0 / 400), "normal")
+    scale, shape = round(float(rng.uniform(0.5, 3.0)), 3), (int(rng.integers(100, 400)), int(rng.integers(100, 400)))
+    draw_step(p, "drawn", scale, "fan_in", "normal", shape, _seed(rng))
+    expect_weights(p, f"MyVarianceScaling({scale}, 'fan_in', 'normal') on {shape}", "drawn", shape,
+                   math.sqrt(scale / shape[0]), "normal")
     p.equal("the dtype when none is given", "float32", "keras.backend.standardize_dtype(w_visible.dtype)")
     for dist in ("normal", "truncated_normal", "uniform"):
         p.equal(f"the dtype asked for (float64), {dist}", "float64", "keras.backend.standardize_dtype("
@@ -212,7 +223,7 @@ def uniform(p, rng):
     p.run(HELPERS)
     draw_step(p, "visible", 1.0, "fan_avg", "uniform", (200, 600), 7)
     expect_weights(p, "the notebook's example (fan_avg on (200, 600))", "visible", (200, 600),
-                   math.sqrt(1.0 / 400), "uniform", part="example")
+                   math.sqrt(1.0 / 400), "uniform", part="fan_in")
     for mode in ("fan_in", "fan_out"):
         a = int(rng.integers(100, 200))
         shape = (a, a * 2) if rng.random() < 0.5 else (a * 2, a)
@@ -228,7 +239,7 @@ def truncated_normal(p, rng):
     p.run(HELPERS)
     draw_step(p, "visible", 1.0, "fan_in", "truncated_normal", (300, 500), 11)
     expect_weights(p, "the notebook's example (fan_in on (300, 500))", "visible", (300, 500),
-                   math.sqrt(1.0 / 300), "truncated_normal", part="example")
+                   math.sqrt(1.0 / 300), "truncated_normal", part="explicit")
     for key, explicit in (("explicit", True), ("default", False)):
         shape = (int(rng.integers(150, 400)), int(rng.integers(150, 400)))
         scale = float(rng.uniform(0.5, 3.0))
@@ -257,7 +268,10 @@ def _arrays(value, count):
         return None
 
 
-def seed_problem(value, size) -> str | None:
+def seed_problem(value, size, sigma, distribution) -> str | None:
+    """Three draws (seed, the same seed, the next seed): the same weights twice, other weights
+    the third time, and every draw has the distribution's statistics (computed here: equal
+    arrays alone are no work)."""
     draws = _arrays(value, 3)
     if draws is None or any(d.size != size or not np.all(np.isfinite(d)) for d in draws):
         return f"expected three draws of {size} finite values"
@@ -266,31 +280,37 @@ def seed_problem(value, size) -> str | None:
         return "the same seed twice gave different weights"
     if np.allclose(a, c):
         return "two different seeds gave the same weights"
-    return None
+    return sample_problem(a, sigma, distribution) or sample_problem(c, sigma, distribution)
 
 
 @checks("test_seed", hidden=True)
 def seed(p, rng):
     p.run(HELPERS)
-    cases = [("normal", "fan_in", 1.0, 123, (50, 40), "example")]
+    cases = [("normal", "fan_in", 1.0, 123, (50, 40), "normal")]   # the notebook's example
     for dist in ("normal", "truncated_normal", "uniform"):
-        shape = (int(rng.integers(5, 60)), int(rng.integers(5, 60)))
-        cases.append((dist, "fan_avg", 2.0, _seed(rng), shape, dist))
+        shape = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
+        cases.append((dist, "fan_avg", round(float(rng.uniform(0.5, 3.0)), 3), _seed(rng), shape, dist))
     for dist, mode, scale, s, shape, part in cases:
         draws = ", ".join(f"sample({call('MyVarianceScaling', scale, mode, dist, seed=v)}({shape!r}))"
                           for v in (s, s, s + 1))
+        sigma = math.sqrt(scale / fan_of(shape, mode))
         p.expect(f"{dist} weights: the same seed gives the same weights, the next seed others",
-                 f"[{draws}]", lambda obs, n=shape[0] * shape[1]: seed_problem(obs.value, n), part=part)
-    p.expect("seed=None gives random weights (finite, not all equal)",
-             "[sample(MyVarianceScaling(1.0, 'fan_in', 'normal', seed=None)((30, 30)))]",
-             lambda obs: _unseeded_problem(obs.value), part="unseeded")
+                 f"[{draws}]", lambda obs, n=sampled(shape[0] * shape[1]), sd=sigma, d=dist: seed_problem(obs.value, n, sd, d),
+                 part=part, schema=("list", ("array", (None,)), 3))
+    scale, shape = round(float(rng.uniform(0.5, 3.0)), 3), (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
+    p.expect("seed=None gives random weights of the right spread",
+             f"[sample({call('MyVarianceScaling', scale, 'fan_in', 'normal', seed=None)}({shape!r})) for _ in range(2)]",
+             lambda obs, sd=math.sqrt(scale / shape[0]), n=sampled(shape[0] * shape[1]): _unseeded_problem(obs.value, n, sd),
+             part="unseeded", schema=("list", ("array", (None,)), 2))
 
 
-def _unseeded_problem(value) -> str | None:
-    draws = _arrays(value, 1)
-    if draws is None or draws[0].size != 900 or not np.all(np.isfinite(draws[0])) or draws[0].std() == 0:
-        return "expected 900 finite random values"
-    return None
+def _unseeded_problem(value, size, sigma) -> str | None:
+    draws = _arrays(value, 2)
+    if draws is None or any(d.size != size or not np.all(np.isfinite(d)) for d in draws):
+        return f"expected {size} finite random values"
+    if np.array_equal(*draws):
+        return "two initializers without a seed drew the same weights"
+    return sample_problem(draws[0], sigma, "normal")
 
 
 # ---------------------------------------------------------------------------- 6. config
@@ -304,49 +324,60 @@ def config_problem(value, want) -> str | None:
     return None if not wrong else f"expected {want}, got {dict(value)}"
 
 
+def _same_draws_problem(value, sigma, distribution) -> str | None:
+    draws = _arrays(value, 2)
+    if draws is None or not np.array_equal(*draws) or draws[0].size != 1200:
+        return "different weights"
+    return sample_problem(draws[0], sigma, distribution)
+
+
 @checks("test_config")
 def config(p, rng):
     p.run(HELPERS)
-    for args, part in [((2.0, "fan_out", "uniform", 5), "example"),
-                       ((0.5, "fan_avg", "truncated_normal", None), "other")]:
+    drawn = (round(float(rng.uniform(0.5, 3.0)), 3), str(rng.choice(["fan_in", "fan_out", "fan_avg"])),
+             str(rng.choice(["normal", "truncated_normal", "uniform"])), _seed(rng))
+    # The notebook's example counts only together with the drawn arguments (one part).
+    for args, part in [((2.0, "fan_out", "uniform", 5), "other"), (drawn, "other"),
+                       (drawn[:3] + (None,), "other")]:
         want = dict(zip(CONFIG_KEYS, args))
         init = call("MyVarianceScaling", scale=args[0], mode=args[1], distribution=args[2], seed=args[3])
-        p.run(f"init = {init}\nconfig = init.get_config()", key=f"{part}_init")
+        n = len(p.steps)
+        p.run(f"init = {init}\nconfig = init.get_config()", key=f"init{n}")
         p.expect(f"{init}.get_config()", "dict(config)",
-                 lambda obs, want=want: config_problem(obs.value, want), part=part)
+                 lambda obs, want=want: config_problem(obs.value, want), part=part, schema=("dict", {}))
         if args[3] is not None:
+            sigma = math.sqrt(args[0] / fan_of((40, 30), args[1]))
             p.expect("MyVarianceScaling.from_config(init.get_config()) draws the same weights as init",
-                     "[sample(MyVarianceScaling.from_config(config)((20, 30))), sample(init((20, 30)))]",
-                     lambda obs: None if (_arrays(obs.value, 2) is not None
-                                          and np.array_equal(*_arrays(obs.value, 2))
-                                          and _arrays(obs.value, 2)[0].size == 600)
-                     else "different weights", part=part)
+                     "[sample(MyVarianceScaling.from_config(config)((40, 30))), sample(init((40, 30)))]",
+                     lambda obs, sd=sigma, d=args[2]: _same_draws_problem(obs.value, sd, d), part=part)
         p.run("layer = keras.layers.deserialize(keras.layers.serialize("
-              "keras.layers.Dense(8, kernel_initializer=init)))", key=f"{part}_layer")
+              "keras.layers.Dense(8, kernel_initializer=init)))", key=f"layer{n}")
         p.expect("the initializer of a Dense layer after Keras serialization",
                  "dict(layer.kernel_initializer.get_config())",
-                 lambda obs, want=want: config_problem(obs.value, want), part=part)
+                 lambda obs, want=want: config_problem(obs.value, want), part=part, schema=("dict", {}))
 
 
 # -------------------------------------------------------------------- 7. dense training
 @checks("test_dense_training")
 def dense_training(p, rng):
     p.run(HELPERS)
-    p.run("""
+    inputs, units, seed = int(rng.integers(48, 96)), int(rng.integers(32, 64)), _seed(rng)
+    p.run(f"""
 keras.utils.set_random_seed(0)
 model = keras.Sequential([
-    keras.Input(shape=(64,)),
-    keras.layers.Dense(64, activation="relu",
-                       kernel_initializer=MyVarianceScaling(2.0, "fan_in", "normal", seed=1)),
+    keras.Input(shape=({inputs},)),
+    keras.layers.Dense({units}, activation="relu",
+                       kernel_initializer=MyVarianceScaling(2.0, "fan_in", "normal", seed={seed})),
     keras.layers.Dense(1),
 ])
 kernel = model.layers[0].kernel
 """, key="model")
-    p.expect("the initial kernel of Dense(64) on 64 inputs: mean and standard deviation",
-             "sample(kernel)", lambda obs: sample_problem(obs.value, math.sqrt(2.0 / 64), "normal"))
-    p.run("""
+    p.expect(f"the initial kernel of a Dense layer ({units} units on {inputs} inputs): mean and standard deviation",
+             "sample(kernel)", lambda obs: sample_problem(obs.value, math.sqrt(2.0 / inputs), "normal"),
+             schema=("array", (None,)))
+    p.run(f"""
 model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
-x = np.random.default_rng(0).normal(size=(64, 64)).astype("float32")
+x = np.random.default_rng(0).normal(size=(64, {inputs})).astype("float32")
 history = model.fit(x, x[:, :1], batch_size=32, epochs=1, verbose=0)
 """, key="fit")
     p.expect("one epoch of training: the loss", "float(history.history['loss'][-1])",
@@ -380,7 +411,8 @@ def preset_problem(value, want, seed_value) -> str | None:
 @checks("test_presets")
 def presets(p, rng):
     for name, want in PRESETS.items():
-        for seed_value, call_src in ((9, f"{name}(seed=9)"), (None, f"{name}()")):
+        drawn = int(rng.integers(0, 100_000))
+        for seed_value, call_src in ((drawn, f"{name}(seed={drawn})"), (None, f"{name}()")):
             p.expect(f"{call_src}", f"(lambda i: [isinstance(i, MyVarianceScaling), i.get_config()])({call_src})",
                      lambda obs, want=want, s=seed_value: preset_problem(obs.value, want, s), part=name)
 

@@ -93,11 +93,17 @@ def _u(rng, low, high) -> float:
     return float(rng.uniform(low, high))
 
 
+# A visible check's fixed examples are worth its points only together with the same call on
+# inputs drawn per submission (tests/test_check_inputs.py): forged example values earn nothing.
+
+
 # --------------------------------------------------------------------------------- 1. power
 @checks("test_power_visible")
 def power_visible(p, rng):
     for t in (0, 10, 30):
         p.close(f"power_schedule({t}, 0.1, s=10)", power(t, 0.1, 10), call("power_schedule", t, 0.1, s=10))
+    t, lr, s = int(rng.integers(1, 500)), round(_u(rng, 0.01, 1.0), 4), int(rng.integers(2, 100))
+    p.close(f"power_schedule({t}, {lr}, s={s})", power(t, lr, s), call("power_schedule", t, lr, s=s))
 
 
 @checks("test_power_hidden", hidden=True)
@@ -122,6 +128,9 @@ def exponential_visible(p, rng):
     for t in (0, 20, 10):
         p.close(f"exponential_schedule({t}, 0.01, s=20)", exponential(t, 0.01, 20),
                 call("exponential_schedule", t, 0.01, s=20))
+    t, lr, s = int(rng.integers(1, 200)), round(_u(rng, 0.01, 1.0), 4), int(rng.integers(2, 100))
+    p.close(f"exponential_schedule({t}, {lr}, s={s})", exponential(t, lr, s),
+            call("exponential_schedule", t, lr, s=s), atol=1e-12)
 
 
 @checks("test_exponential_hidden", hidden=True)
@@ -143,6 +152,11 @@ def piecewise_visible(p, rng):
         p.close(f"piecewise_constant({t}, [5, 15], [0.01, 0.005, 0.001])",
                 piecewise(t, [5, 15], [0.01, 0.005, 0.001]),
                 call("piecewise_constant", t, [5, 15], [0.01, 0.005, 0.001]))
+    a = int(rng.integers(3, 30))
+    bounds, values = [a, a + int(rng.integers(3, 30))], [round(_u(rng, 0.01, 0.1), 4), 0.005, 0.001]
+    for t in (a - 1, a, bounds[1] + int(rng.integers(0, 20))):
+        p.close(f"piecewise_constant({t}, {bounds}, {values})", piecewise(t, bounds, values),
+                call("piecewise_constant", t, bounds, values))
 
 
 @checks("test_piecewise_boundaries", hidden=True)
@@ -178,9 +192,9 @@ def scheduler_callback(p, rng):
           'tiny_model(keras.optimizers.SGD(learning_rate=0.5)).fit(X, Y, batch_size=32, epochs=3,'
           ' verbose=0, callbacks=[cb, rec])', key="fit_visible")
     p.equal("make_scheduler_callback returns a keras.callbacks.LearningRateScheduler", True,
-            "isinstance(cb, keras.callbacks.LearningRateScheduler)", part="example")
+            "isinstance(cb, keras.callbacks.LearningRateScheduler)", part="other")
     p.close("rates of the 3 epochs with exponential_schedule(initial_lr=0.02, s=2)",
-            [exponential(e, 0.02, 2) for e in range(3)], "rec.epoch_rates", part="example")
+            [exponential(e, 0.02, 2) for e in range(3)], "rec.epoch_rates", part="other")
     # ... and another schedule with other keyword parameters.
     first, every, epochs = _u(rng, 0.01, 0.5), _u(rng, 1.0, 4.0), int(rng.integers(3, 6))
     p.run(_SCHEDULE_IN_KERNEL)
@@ -200,18 +214,21 @@ def power_schedule_visible(p, rng):
             "isinstance(sched, keras.optimizers.schedules.LearningRateSchedule)")
     p.close("PowerSchedule(0.1, s=10)(0)", 0.1, "sched(0)")
     p.close("PowerSchedule(0.1, s=10)(integer tensor 30)", 0.025, "sched(keras.ops.convert_to_tensor(30))")
+    t, lr, s = int(rng.integers(1, 500)), round(_u(rng, 0.01, 1.0), 4), int(rng.integers(2, 100))
+    p.close(f"PowerSchedule({lr}, s={s})(integer tensor {t})", power(t, lr, s),
+            f"PowerSchedule({lr!r}, s={s!r})(keras.ops.convert_to_tensor({t}))")
 
 
 @checks("test_power_schedule_config", hidden=True)
 def power_schedule_config(p, rng):
     p.run("copy = PowerSchedule.from_config(PowerSchedule(0.2, s=50, c=2.0).get_config())", key="from_config")
     p.close("PowerSchedule(0.2, s=50, c=2) rebuilt from its config, at step 50", 0.05, "copy(50)",
-            part="example")
+            part="other")
     p.run("opt = keras.optimizers.SGD(learning_rate=PowerSchedule(0.2, s=50, c=2.0))\n"
           "restored = keras.optimizers.deserialize(keras.optimizers.serialize(opt))\n"
           "restored.iterations.assign(150)", key="optimizer_roundtrip")
     p.close("the rate of a saved and restored optimizer at step 150", 0.2 / 16,
-            "restored.learning_rate", part="example")
+            "restored.learning_rate", part="other")
     lr, s, c = _u(rng, 1e-3, 1.0), _u(rng, 2, 500), _u(rng, 0.5, 3.0)
     p.run(f"back = keras.saving.deserialize_keras_object("
           f"keras.saving.serialize_keras_object(PowerSchedule({lr!r}, {s!r}, {c!r})))", key="roundtrip")
@@ -250,6 +267,10 @@ def one_cycle_visible(p, rng):
     for step in (0, 45, 90, 100, 200):
         p.close(f"one_cycle_rate({step}, total_steps=100, max_lr=1.0)", one_cycle(step, 100, 1.0),
                 call("one_cycle_rate", step, 100, 1.0))
+    total, max_lr = int(rng.integers(50, 500)), round(_u(rng, 0.05, 1.0), 4)
+    for step in (int(rng.integers(1, total // 2)), int(rng.integers(total // 2, total))):
+        p.close(f"one_cycle_rate({step}, total_steps={total}, max_lr={max_lr})", one_cycle(step, total, max_lr),
+                call("one_cycle_rate", step, total, max_lr))
 
 
 @checks("test_one_cycle_shape", hidden=True)
@@ -298,7 +319,7 @@ def one_cycle_callback(p, rng):
           "tiny_model(keras.optimizers.SGD(learning_rate=0.001)).fit(X, Y, batch_size=16, epochs=2,"
           " verbose=0, callbacks=[sched, rec])", key="fit_visible")
     p.close("rates of the 8 batches (2 epochs of 4) with OneCycleScheduler(total_steps=8, max_lr=0.05)",
-            [one_cycle(k, 8, 0.05) for k in range(8)], "rec.batch_rates", part="example")
+            [one_cycle(k, 8, 0.05) for k in range(8)], "rec.batch_rates", part="parameters")
     # Non-default start_lr, last_lr and anneal_fraction, and more steps than total_steps.
     total, max_lr = int(rng.integers(14, 22)), _u(rng, 0.02, 0.2)
     start, frac = max_lr / _u(rng, 4, 20), _u(rng, 0.15, 0.35)
@@ -333,7 +354,7 @@ def plateau(p, rng):
     p.run(_DRIVE)
     p.value("drive(make_plateau_callback(), 0.1, [1.0] * 12)", key="stalled")
     p.close("rates while the validation loss never improves (from 0.1)",
-            plateau_rates(0.1, [1.0] * 12), "stalled", part="example")
+            plateau_rates(0.1, [1.0] * 12), "stalled", part="other")
     lr = float(10 ** rng.uniform(-4.3, -3.7))
     losses, best = [], _u(rng, 0.5, 2.0)
     for _ in range(24):

@@ -9,5 +9,6 @@
   batch (the `graded_assignment` fixture of conftest.py);
 - `small_batch`: the two-student batch the PostgreSQL and Dask tests grade another way;
 - `nbgrader_batch`: the plain `nbgrader autograde` workflow (trusted notebooks);
-- `hostile_payloads`: the attacks of tests/test_hostile_submissions.py.
+- `hostile_payloads`: the attacks of tests/test_hostile_submissions.py;
+- `probe_shell`: probe cells run in an IPython shell of the test process (in-kernel tampering).
 """
