@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from . import intake, judge
+from .outputs import coerce_notebook
 from .checks import Checks
 from .course import Course, NotebookCells, grade_id
 
@@ -117,14 +118,19 @@ def abort_notebook(nb, why: str):
 
 
 def read_back(job: Job, ctx: Context) -> None:
-    """The executed notebook the worker wrote; when there is none, the sent one, aborted."""
+    """The executed notebook the worker wrote, its outputs in nbformat's types (they are the
+    kernel's data); when there is none, or not this notebook's cells, the sent one, aborted."""
     out = job.folder / "out.ipynb"
     try:
         executed = nbformat.read(out, as_version=4) if out.exists() else None
+        if executed is not None and [grade_id(c) for c in executed.cells] != [grade_id(c) for c in job.nb.cells]:
+            executed = None  # not the notebook that was sent
     except Exception:  # unreadable: as if none had come back
         executed = None
-    job.nb = executed if executed is not None else abort_notebook(
-        job.nb, "; ".join(job.result.get("reasons", [])) or "worker failed")
+    if executed is None:
+        executed = abort_notebook(job.nb, "; ".join(map(str, job.result.get("reasons", []))) or "worker failed")
+    coerce_notebook(executed)
+    job.nb = executed
 
 
 def decide_verdicts(job: Job, ctx: Context) -> None:
