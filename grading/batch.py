@@ -130,7 +130,7 @@ def _grade_batch(opts, course, store, subs, skipped) -> BatchResult:
     with _only_grader(course):
         for student, sub in sorted(subs.items()):
             course.import_submission(student, sub.files)
-        todo = _claim(opts, course, store, subs, result)
+        todo = _claim(opts, course, store, subs, result, ctx.seed)
         work = Path(tempfile.mkdtemp(prefix=f"grading-{opts.assignment}-"))
         pipeline = feedback.start(course.root, opts.assignment, course.db_url, work / "feedback",
                                   course.missing_feedback(result.unchanged), bool(opts.cluster)) \
@@ -151,12 +151,13 @@ def _grade_batch(opts, course, store, subs, skipped) -> BatchResult:
     return result
 
 
-def _claim(opts, course, store, subs, result) -> list[StudentRun]:
-    """The students this run grades: new or changed ones this grader could claim."""
+def _claim(opts, course, store, subs, result, seed: str) -> list[StudentRun]:
+    """The students this run grades: new or changed ones this grader could claim (the seed in
+    use, given or the secret one, is in the key: a replaced seed regrades everyone)."""
     with course.gradebook() as gb:
         in_gradebook = {s.student.id for s in gb.find_assignment(opts.assignment).submissions}
     context = state.context_key(course.root, opts.assignment, course.source_dir, asdict(opts.caps),
-                                {**opts.env, **judge.seed_for_key(opts.seed)})
+                                {**opts.env, **judge.seed_for_key(seed)})
     todo = []
     for student, sub in sorted(subs.items()):
         key = state.student_key(context, sub.digest())
@@ -304,6 +305,9 @@ def _record(run: StudentRun, course: Course, store, pipeline, result: BatchResul
     if run.status == "pending":
         run.status = run.final_status()
     score, max_score = course.score(run.student)
+    # The feedback of an earlier grading never outlives it (a resubmission that cannot be read
+    # scores 0: its old full-score page must not stay); the new one is rendered next.
+    shutil.rmtree(course.folder("feedback", run.student), ignore_errors=True)
     if pipeline is not None and course.folder("autograded", run.student).exists():
         pipeline.add(run.student)  # rendered by a child process while the batch goes on
     sub = run.submission

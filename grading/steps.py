@@ -1,7 +1,7 @@
 """What happens to one notebook before and after its execution: two declared lists of steps.
 
     BEFORE = [read_file, note_instructor_edits, keep_known_metadata, nbgrader_sanitize, install_probes]
-    AFTER  = [read_back, decide_verdicts, nbgrader_autograde]
+    AFTER  = [read_back, decide_verdicts, sanitize_html, nbgrader_autograde]
 
 as nbgrader declares its preprocessors. BEFORE turns a student's file into the notebook the
 sandbox runs; AFTER turns the executed notebook into grades (in the gradebook and autograded/).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import intake, judge
+from . import intake, judge, sanitize
 from .outputs import coerce_notebook
 from .checks import Checks
 from .course import Course, NotebookCells, grade_id
@@ -138,6 +138,11 @@ def decide_verdicts(job: Job, ctx: Context) -> None:
     job.problems += judge.decide(job.nb, job.probes, ctx.cells[job.notebook].release)
 
 
+def sanitize_html(job: Job, ctx: Context) -> None:
+    """Nothing of the notebook renders as live HTML in the feedback or formgrader (grading.sanitize)."""
+    sanitize.sanitize_notebook(job.nb)
+
+
 def nbgrader_autograde(job: Job, ctx: Context) -> None:
     """nbgrader's autograde half: scores into the gradebook, the notebook into autograded/."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -151,7 +156,7 @@ def nbgrader_autograde(job: Job, ctx: Context) -> None:
 
 
 BEFORE = [read_file, note_instructor_edits, keep_known_metadata, nbgrader_sanitize, install_probes]
-AFTER = [read_back, decide_verdicts, nbgrader_autograde]
+AFTER = [read_back, decide_verdicts, sanitize_html, nbgrader_autograde]
 
 
 def before_execution(job: Job, ctx: Context) -> bool:
