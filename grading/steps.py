@@ -58,7 +58,9 @@ def read_file(job: Job, ctx: Context) -> None:
     cells = ctx.cells[job.notebook]
     try:
         job.nb, problems = intake.read_submission(
-            job.raw, max(1, cells.source_cells) * max(1, ctx.cells_factor), cells.known)
+            job.raw, max(1, cells.source_cells) * max(1, ctx.cells_factor), cells.known,
+            {gid: c.source for gid, c in cells.release.items()
+             if (c.metadata.get("nbgrader") or {}).get("solution")})
     except intake.Rejected as exc:
         raise Stop(str(exc)) from None
     job.problems += problems
