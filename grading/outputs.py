@@ -148,6 +148,8 @@ def coerce_content(msg_type: str, content) -> dict:
         content["name"] = content.get("name") if content.get("name") in STREAMS else "stdout"
         content["text"] = _text(content.get("text", ""))
     elif msg_type in ("display_data", "execute_result", "update_display_data"):
+        if msg_type == "execute_result":
+            content["execution_count"] = _count(content.get("execution_count"))
         content["data"] = _data(content.get("data"))
         content["metadata"] = content["metadata"] if isinstance(content.get("metadata"), dict) else {}
     elif msg_type == "error" or content.get("status") == "error":  # also an execute_reply's

@@ -13,13 +13,15 @@ made safe before it is written to autograded/ (`sanitize_notebook`, the AFTER st
   passes HTML through), else it stays exactly as written (an honest student's page unchanged);
 - raw cells and `text/html` outputs: cleaned by bleach; every other output type that a browser
   may run (JavaScript, SVG, widget views, ...) is dropped, as nbconvert's SanitizeHTML does;
-- attachments other than PNG, JPEG and GIF images are dropped;
+- attachments other than PNG, JPEG and GIF images are dropped, and cell tags other than plain
+  names (the templates write tags into a `class` attribute, unescaped);
 - the notebook's `language_info` (the kernel's own reply: kernel data) keeps only short plain
   names, which the templates write into the page.
 """
 from __future__ import annotations
 
 import re
+from html import escape as _escape
 from html.parser import HTMLParser
 
 import bleach
@@ -40,7 +42,9 @@ SAFE_OUTPUTS = frozenset({"text/plain", "text/latex", "application/json", "image
 CLEANED_OUTPUTS = frozenset({"text/html", "text/markdown"})
 SAFE_ATTACHMENTS = frozenset({"image/png", "image/jpeg", "image/gif"})
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.+ -]{0,40}$")
+TAG = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+EMBEDDED_IMAGE = re.compile(r"^data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=]*$", re.I)
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 
@@ -58,16 +62,20 @@ class _Audit(HTMLParser):
         for name, value in attrs:
             if name not in SAFE_ATTRIBUTES.get(tag, ()):
                 self.unsafe.append(f"{tag} {name}=")
-            elif name in URL_ATTRIBUTES and not safe_url(value or ""):
+            elif name in URL_ATTRIBUTES and not safe_url(value or "", image=tag == "img"):
                 self.unsafe.append(f"{tag} {name}={(value or '')[:20]}")
 
     handle_startendtag = handle_starttag
 
 
-def safe_url(value: str) -> bool:
+def safe_url(value: str, image: bool = False) -> bool:
     """A link with no scheme (relative, #anchor) or an allowed one; browsers ignore the control
-    characters and spaces a scheme may be split with, so they are removed before looking."""
-    m = _SCHEME.match(_INVISIBLE.sub("", value))
+    characters and spaces a scheme may be split with, so they are removed before looking. An
+    image may also be an embedded PNG, JPEG or GIF (how nbconvert renders an attachment)."""
+    value = _INVISIBLE.sub("", value)
+    if image and EMBEDDED_IMAGE.match(value):
+        return True
+    m = _SCHEME.match(value)
     return m is None or m.group(1).lower() in SAFE_PROTOCOLS
 
 
@@ -83,10 +91,14 @@ def clean_html(html: str) -> str:
                         strip=True, strip_comments=True)
 
 
-def safe_markdown(source: str) -> tuple[str, list[str]]:
-    """(the markdown, or the cleaned HTML it renders to when that held anything unsafe; what was)."""
-    from nbconvert.filters.markdown import markdown2html
-    html = markdown2html(source)
+def safe_markdown(source: str, attachments: dict | None = None) -> tuple[str, list[str]]:
+    """(the markdown, or the cleaned HTML it renders to when that held anything unsafe; what was).
+    Markdown that nbconvert cannot render (an attachment that is not there) is shown as text."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+    try:
+        html = MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=attachments or {})).render(source)
+    except Exception as exc:
+        return f"<pre>{_escape(source)}</pre>", [f"unrenderable markdown ({type(exc).__name__})"]
     unsafe = unsafe_parts(html)
     return (clean_html(html), unsafe) if unsafe else (source, [])
 
@@ -117,27 +129,41 @@ def _clean_output(out) -> bool:
     return found
 
 
+def _clean_attachments(cell) -> bool:
+    attachments = cell.get("attachments")
+    if attachments is None:
+        return False
+    if not isinstance(attachments, dict):
+        del cell["attachments"]
+        return True
+    found = False
+    for name in list(attachments):
+        bundle = attachments[name]
+        if not isinstance(bundle, dict) or not bundle or not set(bundle) <= SAFE_ATTACHMENTS \
+                or not all(isinstance(v, str) for v in bundle.values()):
+            del attachments[name]
+            found = True
+    return found
+
+
 def sanitize_notebook(nb) -> list[int]:
     """Make the notebook safe to render (see the module's docstring), in place; the indices of
     the cells that held something unsafe."""
     touched = []
     for index, cell in enumerate(nb.cells):
-        found = False
+        found = _clean_attachments(cell)
         if cell.get("cell_type") == "markdown":
-            cell.source, unsafe = safe_markdown(_text(cell.get("source", "")))
-            found = bool(unsafe)
+            cell.source, unsafe = safe_markdown(_text(cell.get("source", "")), cell.get("attachments"))
+            found |= bool(unsafe)
         elif cell.get("cell_type") == "raw":
             found = bool(unsafe_parts(_text(cell.get("source", ""))))
             cell.source = clean_html(_text(cell.get("source", "")))
         for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             found |= _clean_output(out)
-        attachments = cell.get("attachments")
-        if isinstance(attachments, dict):
-            for name in list(attachments):
-                bundle = attachments[name]
-                if not isinstance(bundle, dict) or not set(bundle) <= SAFE_ATTACHMENTS:
-                    del attachments[name]
-                    found = True
+        tags = cell.get("metadata", {}).get("tags")
+        if isinstance(tags, list):  # the templates write them into a class="..." attribute
+            cell.metadata["tags"] = [t for t in tags if isinstance(t, str) and TAG.match(t)]
+            found |= len(cell.metadata["tags"]) < len(tags)
         if found:
             touched.append(index)
     info = nb.metadata.get("language_info")
