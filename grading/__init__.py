@@ -12,4 +12,5 @@
     runtime   datasets, Keras cache, start-up files state    resume key and store (file or PostgreSQL)
     feedback  feedback children                    report    grades.csv and index.html
     export    grades into an LMS                   budgets   default caps from measured times
+    summary   the end-of-batch table; when a batch failed as a whole
 """

@@ -130,7 +130,7 @@ def _grade_batch(opts, course, store, subs, skipped) -> BatchResult:
     with _only_grader(course):
         for student, sub in sorted(subs.items()):
             course.import_submission(student, sub.files)
-        todo = _claim(opts, course, store, subs, result)
+        todo = _claim(opts, course, store, subs, result, ctx.seed)
         work = Path(tempfile.mkdtemp(prefix=f"grading-{opts.assignment}-"))
         pipeline = feedback.start(course.root, opts.assignment, course.db_url, work / "feedback",
                                   course.missing_feedback(result.unchanged), bool(opts.cluster)) \
@@ -151,12 +151,13 @@ def _grade_batch(opts, course, store, subs, skipped) -> BatchResult:
     return result
 
 
-def _claim(opts, course, store, subs, result) -> list[StudentRun]:
-    """The students this run grades: new or changed ones this grader could claim."""
+def _claim(opts, course, store, subs, result, seed: str) -> list[StudentRun]:
+    """The students this run grades: new or changed ones this grader could claim (the seed in
+    use, given or the secret one, is in the key: a replaced seed regrades everyone)."""
     with course.gradebook() as gb:
         in_gradebook = {s.student.id for s in gb.find_assignment(opts.assignment).submissions}
     context = state.context_key(course.root, opts.assignment, course.source_dir, asdict(opts.caps),
-                                {**opts.env, **judge.seed_for_key(opts.seed)})
+                                {**opts.env, **judge.seed_for_key(seed)})
     todo = []
     for student, sub in sorted(subs.items()):
         key = state.student_key(context, sub.digest())
@@ -179,13 +180,20 @@ def _execute(opts, ctx, todo, batch_runtime, work, store, pipeline, result) -> N
     bar = _progress(opts, len(todo))
 
     def finish(run: StudentRun) -> None:
-        _record(run, ctx.course, store, pipeline, result)
+        try:
+            _record(run, ctx.course, store, pipeline, result)
+        except Exception as exc:  # e.g. a score nbgrader could not compute: this student only
+            _record_failure(run, "recording its grades", exc, store, result)
         if bar is not None:
             bar.update(1)
 
     def prepared():
         for run in todo:
-            ready = _prepare(run, ctx, opts, batch_runtime, work, numbers)
+            try:
+                ready = _prepare(run, ctx, opts, batch_runtime, work, numbers)
+            except Exception as exc:  # a grader step failed on this student's data
+                ready, run.status = [], "error"
+                run.note([_step_failed("preparing its notebooks", exc)])
             if not ready:
                 finish(run)
             for job in ready:
@@ -195,7 +203,12 @@ def _execute(opts, ctx, todo, batch_runtime, work, store, pipeline, result) -> N
     with executor_for(opts.workers, opts.cluster, batch_runtime) as execute:
         for (student, nb_id), worker_result in execute(prepared()):
             run = runs[student]
-            _collect(run, jobs.pop((student, nb_id)), worker_result, ctx)
+            try:
+                _collect(run, jobs.pop((student, nb_id)), worker_result, ctx)
+            except Exception as exc:
+                run.outcomes.append("error")
+                run.note([_step_failed(f"collecting notebook {nb_id}", exc)])
+            run.waiting.discard(nb_id)
             if not run.waiting:
                 finish(run)
     if bar is not None:
@@ -260,17 +273,31 @@ def _write_job(job: steps.Job, opts, batch_runtime: dict, work: Path, number: in
     return folder
 
 
+def _step_failed(what: str, exc: Exception) -> str:
+    return f"grader failed while {what}: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _worker_result(answer) -> dict:
+    """What a worker reported, in the types the batch reads (a worker's file is data too)."""
+    answer = answer if isinstance(answer, dict) else {}
+    reasons = answer.get("reasons") if isinstance(answer.get("reasons"), list) else []
+    seconds = answer.get("seconds")
+    return {"status": answer["status"] if isinstance(answer.get("status"), str) else "error",
+            "reasons": [str(r)[:500] for r in reasons],
+            "seconds": float(seconds) if isinstance(seconds, (int, float)) and seconds == seconds else 0.0}
+
+
 def _collect(run: StudentRun, job: steps.Job, worker_result: dict, ctx) -> None:
     """One executed notebook through the AFTER steps: its grades saved, its reasons noted."""
-    run.note(worker_result.get("reasons", []))
+    worker_result = _worker_result(worker_result)
+    run.note(worker_result["reasons"])
     job.result = worker_result
     before = len(job.problems)
     saved = steps.after_execution(job, ctx)
     run.note(job.problems[before:])
-    run.outcomes.append(worker_result.get("status", "error") if saved else "error")
-    run.seconds += float(worker_result.get("seconds") or 0.0)
+    run.outcomes.append(worker_result["status"] if saved else "error")
+    run.seconds += worker_result["seconds"]
     shutil.rmtree(job.folder, ignore_errors=True)
-    run.waiting.discard(job.notebook)
 
 
 def _record(run: StudentRun, course: Course, store, pipeline, result: BatchResult) -> None:
@@ -278,6 +305,9 @@ def _record(run: StudentRun, course: Course, store, pipeline, result: BatchResul
     if run.status == "pending":
         run.status = run.final_status()
     score, max_score = course.score(run.student)
+    # The feedback of an earlier grading never outlives it (a resubmission that cannot be read
+    # scores 0: its old full-score page must not stay); the new one is rendered next.
+    shutil.rmtree(course.folder("feedback", run.student), ignore_errors=True)
     if pipeline is not None and course.folder("autograded", run.student).exists():
         pipeline.add(run.student)  # rendered by a child process while the batch goes on
     sub = run.submission
@@ -286,3 +316,15 @@ def _record(run: StudentRun, course: Course, store, pipeline, result: BatchResul
         "score": score, "max_score": max_score, "seconds": round(run.seconds, 2),
         "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()})
     result.graded.append(run.student)
+
+
+def _record_failure(run: StudentRun, what: str, exc: Exception, store, result: BatchResult) -> None:
+    """The student recorded with the reason its grading failed (retried on a rerun); a failure
+    to record even that is the store's, and stops the batch."""
+    run.note([_step_failed(what, exc)])
+    store.record(run.student, {
+        "key": run.key, "hash": run.submission.digest(), "status": "error", "problems": run.problems,
+        "score": 0.0, "max_score": 0.0, "seconds": round(run.seconds, 2), "files": run.submission.names,
+        "graded_at": datetime.now(timezone.utc).isoformat()})
+    if run.student not in result.graded:
+        result.graded.append(run.student)

@@ -5,7 +5,9 @@
     python -m grading export schedules --format canvas --roster roster.csv -o grades.csv
 
 Exit status: 0 when the batch completed (whatever the students scored), 2 for a wrong path, an
-unknown assignment or a machine that cannot sandbox (see --no-sandbox), 1 for anything else.
+unknown assignment or a machine that cannot sandbox (see --no-sandbox), 1 for anything else,
+including a batch that did nothing useful: no file matched a student, or every submission failed
+for one reason that is not the students' (grading.summary says which, and what to do).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, budgets, report
+from . import batch, budgets, report, summary
 from .batch import BatchResult, Options
 from .collect import SubmissionError
 from .course import REPO, GradingError, load_config
@@ -103,7 +105,11 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     index = write_report(result) if opts.report else None
-    print_summary(result, index)
+    print_summary(result, index, opts.feedback)
+    failure = summary.batch_failure(result, opts.regex)
+    if failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -119,26 +125,7 @@ def write_report(result: BatchResult) -> Path:
                                course.cell_scores(students))
 
 
-def print_summary(result: BatchResult, index: Path | None = None) -> None:
-    entries, graded = result.entries, result.graded
-    print(f"{result.assignment}: {len(result.students)} students, {len(graded)} graded now, "
-          f"{len(result.unchanged)} unchanged since last run (skipped)")
-    if result.other_grader:
-        print(f"  {len(result.other_grader)} taken by another grader on this database: "
-              + ", ".join(result.other_grader))
-    for line in result.skipped_files:
-        print(f"  skipped file: {line}")
-    bad = [s for s in result.students if s in entries
-           and (entries[s]["status"] != "ok" or entries[s]["problems"])]
-    if bad:
-        print(f"Not graded fully ({len(bad)}):")
-        for s in sorted(bad):
-            e = entries[s]
-            print(f"  {s}: {e['status']}, {e['score']:g}/{e['max_score']:g}: "
-                  + "; ".join(e["problems"] or ["-"]))
-    else:
-        print("Every submission was graded fully.")
-    if index is not None:
-        print(f"Report: {index}")
+def print_summary(result: BatchResult, index: Path | None = None, feedback: bool = True) -> None:
+    print("\n".join(summary.lines(result, index, feedback)))
     for line in result.log_lines:
         print(line, file=sys.stderr)

@@ -13,7 +13,9 @@ metadata, and the problems found, or raises `Rejected` with the reason the stude
   it and the earlier copies become ordinary cells, which still run. So a student who pastes a
   test cell above the answer to try it early keeps the answer, and the test cell graded is the
   one that follows it; a student who pastes an answer cell and edits the copy is graded on the
-  copy, the definition the kernel holds last. nbgrader's DeduplicateIds keeps the last copy
+  copy, the definition the kernel holds last. A copy of an answer cell left exactly as released
+  (the stub) beside a copy the student wrote in is left out, wherever it is: an honest student
+  who writes the answer in the upper copy keeps it (`stubs`). nbgrader's DeduplicateIds keeps the last copy
   too, but leaves the others with empty metadata that makes OverwriteCells fail.
 
 `keep_known_metadata(nb)` drops what nbgrader does not need from the notebook's and the cells'
@@ -125,9 +127,31 @@ def _notebook(raw: bytes | None, max_cells: int):
     return nb
 
 
-def read_submission(raw: bytes | None, max_cells: int, known: set | None = None):
-    """(notebook, problems); raises Rejected. `known`: the grade_ids of the source notebook."""
+def _drop_untouched_copies(nb, stubs: dict) -> list[str]:
+    """Copies of an answer cell left exactly as released, beside a copy the student wrote in,
+    are left out: they would only put the release's stub back after the student's answer."""
+    copies: dict[str, list[int]] = {}
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader")
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(gid, str) and gid in stubs:
+            copies.setdefault(gid, []).append(index)
+    drop = {}
+    for gid, indices in copies.items():
+        untouched = [i for i in indices if nb.cells[i].source.strip() == stubs[gid].strip()]
+        if len(indices) > 1 and len(untouched) < len(indices):
+            drop.update({i: gid for i in untouched})
+    nb.cells = [cell for index, cell in enumerate(nb.cells) if index not in drop]
+    return [f"cell {i} was an unchanged copy of answer cell {gid} (left out: your answer is in "
+            "the other copy)" for i, gid in sorted(drop.items())]
+
+
+def read_submission(raw: bytes | None, max_cells: int, known: set | None = None,
+                    stubs: dict | None = None):
+    """(notebook, problems); raises Rejected. `known`: the grade_ids of the source notebook;
+    `stubs`: grade_id -> the released source of each answer cell."""
     nb = _notebook(raw, max_cells)
+    dropped = _drop_untouched_copies(nb, stubs or {})
     problems: list[tuple[int, str]] = []   # (cell index, problem): reported in cell order
     last: dict[str, int] = {}
     for index, cell in enumerate(nb.cells):
@@ -152,7 +176,7 @@ def read_submission(raw: bytes | None, max_cells: int, known: set | None = None)
             del cell.metadata["nbgrader"]  # an earlier copy: an ordinary cell now
             problems.append((index, f"grade_id {gid} used by cells {index} and {last[gid]} "
                                     "(a copied cell; only the last copy is graded)"))
-    return nb, [why for _, why in sorted(problems, key=lambda p: p[0])]
+    return nb, dropped + [why for _, why in sorted(problems, key=lambda p: p[0])]
 
 
 def keep_known_metadata(nb) -> None:

@@ -47,9 +47,10 @@ def grading_seed(explicit: str | None, state_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def seed_for_key(explicit: str | None) -> dict:
-    """What of an explicit seed goes into the resume key: its hash (the state never holds it)."""
-    return {SEED_VARIABLE: hashlib.sha256(explicit.encode()).hexdigest()} if explicit else {}
+def seed_for_key(seed: str | None) -> dict:
+    """What of the seed in use (given, or the secret one) goes into the resume key: its hash (the
+    state never holds the seed)."""
+    return {SEED_VARIABLE: hashlib.sha256(seed.encode()).hexdigest()} if seed else {}
 
 
 def kernel_env(env: dict) -> dict:

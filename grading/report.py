@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .spreadsheet import safe_frame
+
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 
 
@@ -108,7 +110,7 @@ def write_report(out: Path, assignment: str, entries: dict, scores: dict) -> Pat
     out.mkdir(parents=True, exist_ok=True)
     grades, cells = grade_tables(entries, scores)
     tmp = out / "grades.csv.tmp"
-    grades.to_csv(tmp, index=False)
+    safe_frame(grades).to_csv(tmp, index=False)  # file names and problems are students' text
     os.replace(tmp, out / "grades.csv")
     failure = pd.DataFrame()
     if not cells.empty:

@@ -1,7 +1,7 @@
 """What happens to one notebook before and after its execution: two declared lists of steps.
 
     BEFORE = [read_file, note_instructor_edits, keep_known_metadata, nbgrader_sanitize, install_probes]
-    AFTER  = [read_back, decide_verdicts, nbgrader_autograde]
+    AFTER  = [read_back, decide_verdicts, sanitize_html, nbgrader_autograde]
 
 as nbgrader declares its preprocessors. BEFORE turns a student's file into the notebook the
 sandbox runs; AFTER turns the executed notebook into grades (in the gradebook and autograded/).
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import intake, judge
+from . import intake, judge, sanitize
+from .outputs import coerce_notebook
 from .checks import Checks
 from .course import Course, NotebookCells, grade_id
 
@@ -57,7 +58,9 @@ def read_file(job: Job, ctx: Context) -> None:
     cells = ctx.cells[job.notebook]
     try:
         job.nb, problems = intake.read_submission(
-            job.raw, max(1, cells.source_cells) * max(1, ctx.cells_factor), cells.known)
+            job.raw, max(1, cells.source_cells) * max(1, ctx.cells_factor), cells.known,
+            {gid: c.source for gid, c in cells.release.items()
+             if (c.metadata.get("nbgrader") or {}).get("solution")})
     except intake.Rejected as exc:
         raise Stop(str(exc)) from None
     job.problems += problems
@@ -117,19 +120,29 @@ def abort_notebook(nb, why: str):
 
 
 def read_back(job: Job, ctx: Context) -> None:
-    """The executed notebook the worker wrote; when there is none, the sent one, aborted."""
+    """The executed notebook the worker wrote, its outputs in nbformat's types (they are the
+    kernel's data); when there is none, or not this notebook's cells, the sent one, aborted."""
     out = job.folder / "out.ipynb"
     try:
         executed = nbformat.read(out, as_version=4) if out.exists() else None
+        if executed is not None and [grade_id(c) for c in executed.cells] != [grade_id(c) for c in job.nb.cells]:
+            executed = None  # not the notebook that was sent
     except Exception:  # unreadable: as if none had come back
         executed = None
-    job.nb = executed if executed is not None else abort_notebook(
-        job.nb, "; ".join(job.result.get("reasons", [])) or "worker failed")
+    if executed is None:
+        executed = abort_notebook(job.nb, "; ".join(map(str, job.result.get("reasons", []))) or "worker failed")
+    coerce_notebook(executed)
+    job.nb = executed
 
 
 def decide_verdicts(job: Job, ctx: Context) -> None:
     """The grader's verdict in every test cell (grading.judge)."""
     job.problems += judge.decide(job.nb, job.probes, ctx.cells[job.notebook].release)
+
+
+def sanitize_html(job: Job, ctx: Context) -> None:
+    """Nothing of the notebook renders as live HTML in the feedback or formgrader (grading.sanitize)."""
+    sanitize.sanitize_notebook(job.nb)
 
 
 def nbgrader_autograde(job: Job, ctx: Context) -> None:
@@ -145,7 +158,7 @@ def nbgrader_autograde(job: Job, ctx: Context) -> None:
 
 
 BEFORE = [read_file, note_instructor_edits, keep_known_metadata, nbgrader_sanitize, install_probes]
-AFTER = [read_back, decide_verdicts, nbgrader_autograde]
+AFTER = [read_back, decide_verdicts, sanitize_html, nbgrader_autograde]
 
 
 def before_execution(job: Job, ctx: Context) -> bool:

@@ -8,7 +8,7 @@ nbgrader's OverwriteCells etc.), runs it with nbclient in a kernel launched by `
 (configured as nbgrader's `Execute` preprocessor is: errors do not stop the notebook, a timed-out
 cell is interrupted and gets an error), and writes the executed notebook and a small result file:
 
-    {"status": "ok" | "timeout" | "kernel_died" | "error", "reasons": [...], "seconds": ...,
+    {"status": "ok" | "timeout" | "kernel_died" | "capped" | "error", "reasons": [...], "seconds": ...,
      "kernel_exit": int | null}
 
 Every code cell that could not run (after a timeout or the kernel's death) gets an error output,
@@ -35,13 +35,19 @@ from nbformat.v4 import output_from_msg
 from . import connfs
 from . import sandbox as _sandbox
 from . import worker_limits
-from .outputs import clean_notebook, clean_output, output_size
+from .outputs import clean_notebook, clean_output, coerce_content, coerce_message, coerce_notebook, output_size
 from .sandbox import Caps, SandboxSpec, make_kernel_manager_class, prepare_scratch
 
 SIGNALS = {signal.SIGXCPU: "CPU-time cap (RLIMIT_CPU) reached",
            signal.SIGKILL: "kernel killed (SIGKILL: CPU-time hard cap or out of memory)",
            signal.SIGSEGV: "kernel crashed (SIGSEGV)", signal.SIGABRT: "kernel aborted (SIGABRT)",
            signal.SIGXFSZ: "file-size cap reached (SIGXFSZ)"}
+
+
+# The kernel broke one of the worker's own caps (a message past the message cap, or so many that
+# the worker's memory or CPU cap was reached): the submission's doing, like a timeout, never the
+# machine's ("error" is kept for failures of the grader or the machine).
+CAPPED = "capped"
 
 
 class DeadlineExceeded(Exception):
@@ -62,7 +68,7 @@ TIMEOUT_ERROR = {"ename": "CellTimeoutError", "evalue": "",
 def record_error_reply(cell, execute_reply) -> None:
     """An error reply that left no error output (an interrupted cell) becomes one, so that the
     cell's test fails visibly, as nbgrader's Execute does."""
-    content = (execute_reply or {}).get("content") or {}
+    content = coerce_content("execute_reply", (execute_reply or {}).get("content"))
     if content.get("status") != "error":
         return
     if any(o.get("output_type") == "error" and o.get("ename") == content.get("ename") for o in cell.outputs):
@@ -114,6 +120,10 @@ class CappedClient(NotebookClient):
         b.cell_bytes[cell_index] = used + size
         b.notebook_bytes += size
         return True
+
+    def process_message(self, msg, cell, cell_index):
+        # Every message of the kernel, in nbformat's types before nbclient reads a field of it.
+        return super().process_message(coerce_message(msg), cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
         caps, b = self.caps, self.budget
@@ -342,11 +352,12 @@ def run_job(job: dict) -> dict:
         _execute(build_client(spec, budget, nb), spec, result, watchdog)
     finally:
         budget.finished = True
-    if watchdog.reason:
-        result = {"status": "error", "reasons": [watchdog.reason], "kernel_exit": None}
+    if watchdog.reason:  # the kernel broke a cap of the worker: the submission's doing
+        result = {"status": CAPPED, "reasons": [watchdog.reason], "kernel_exit": None}
     if result["status"] != "ok":
         mark_unrun_cells(nb, budget.current, result)
     result["reasons"] = list(dict.fromkeys(result["reasons"] + reasons_in_cells(nb, spec.caps)))
+    coerce_notebook(nb)
     clean_notebook(nb)
     nbformat.write(nb, job["output"])
     result["seconds"] = round(time.monotonic() - start, 2)
@@ -362,7 +373,7 @@ def _stop_execution(budget: Budget) -> None:
 def _abandon(job: dict, reason: str) -> None:
     """The watchdog's last resort: record the reason, take the sandbox down, exit now."""
     _sandbox.release_all()
-    _write_result(job, {"status": "error", "reasons": [reason]})
+    _write_result(job, {"status": CAPPED, "reasons": [reason]})
     os._exit(0)
 
 

@@ -1,13 +1,16 @@
-"""Hostile submissions on the `schedules` assignment, graded as ONE batch with 2 workers.
+"""Hostile submissions, graded as TWO batches with 2 workers each.
 
-Each hostile notebook (tests/helpers/hostile_payloads.py) is the reference solution with a wrong
-`power_schedule` plus one attack: infinite loops (one swallowing KeyboardInterrupt), a memory
-bomb, os._exit, SIGKILL, sys.exit, deleted/edited/retyped test cells, redefined test helpers,
-monkeypatched math/numpy/builtins, a silenced traceback, reads of solutions/ and other students'
-files, writes into the gradebook and other folders, network connections, 100 MB printed on one
-line, <script> in the output, corrupt JSON, an empty file, a wrong file name; and two honest
-references (one saved by Colab). For every one: the batch completes, the submission gets no
-more than it earned, its reason is reported, and nothing of anyone else changes.
+The sandbox, the caps and the files are attacked on the `tiny` assignment (its kernels start in
+seconds; tests/helpers/hostile_payloads.py `build_sandbox`): infinite loops (one swallowing
+KeyboardInterrupt), a memory bomb, os._exit, SIGKILL, sys.exit, reads of solutions/ and other
+students' files, writes into the gradebook and other folders, network connections, 100 MB
+printed on one line, <script> in the output, forks, a full /tmp, refused system calls, display
+floods, widgets, too many cells, corrupt JSON, an empty file, a wrong file name, a symlink.
+`schedules`' own tests and points are attacked on `schedules` (`build_all`): deleted, edited and
+retyped test cells, redefined test helpers, monkeypatched math/numpy/builtins, a silenced
+traceback, malformed and copied nbgrader metadata; beside two honest references (one saved by
+Colab). For every one: the batch completes, the submission gets no more than it earned, its
+reason is reported, and nothing of anyone else changes.
 """
 import hashlib
 import json
@@ -23,11 +26,13 @@ import nbformat
 import pytest
 
 from helpers.course import make_course, read_grades, run_grading, tree_hashes
-from helpers.hostile_payloads import POWER_TESTS, build_all
+from helpers.hostile_payloads import POWER_TESTS, build_all, build_sandbox
+from helpers.tiny import tiny_course
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "schedules"
+TINY = "tiny"
 CAPS = ["--workers", "2", "--cell-seconds", "20", "--wall-seconds", "90", "--cpu-seconds", "120",
         "--memory-mb", "3500", "--output-bytes", "1000000"]
 
@@ -41,26 +46,62 @@ def _outputs_text(nb_path: Path) -> str:
     return "\n".join(parts)
 
 
+def _root_only_file(tag: str):
+    """A host file only root may read, somewhere the sandbox sees (the venv is bound read-only)."""
+    path = f"{sys.prefix}/tdnn-root-only-{os.getpid()}-{tag}.txt"
+    if os.geteuid() == 0:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"root-only secret")
+        os.close(fd)
+    return path
+
+
 @pytest.fixture(scope="module")
 def hostile_batch(repo, offline_env, tmp_path_factory):
+    """`schedules`' own tests and points attacked."""
     if not (repo / "solutions" / ASSIGNMENT).exists():
         pytest.skip("the schedules assignment is not there yet")
     root = tmp_path_factory.mktemp("hostile")
     course = make_course(root, ASSIGNMENT)
-    # A host file only root may read, somewhere the sandbox sees (the venv is bound read-only).
-    root_only = f"{sys.prefix}/tdnn-root-only-{os.getpid()}.txt"
-    if os.geteuid() == 0:
-        fd = os.open(root_only, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, b"root-only secret")
-        os.close(fd)
+    return _grade(repo, offline_env, root, course, ASSIGNMENT, lambda paths: build_all(course, paths))
+
+
+@pytest.fixture(scope="module")
+def sandbox_batch(repo, offline_env, tmp_path_factory):
+    """The sandbox, the caps and the files attacked, on `tiny`."""
+    root = tmp_path_factory.mktemp("sandbox")
+    course = tiny_course(root)
+    root_only = _root_only_file("batch")
     try:
-        yield _grade_hostile(repo, offline_env, root, course, root_only)
+        yield _grade(repo, offline_env, root, course, TINY, build_sandbox, root_only)
     finally:
         if os.path.exists(root_only):
             os.unlink(root_only)
 
 
-def _grade_hostile(repo, offline_env, root, course, root_only):
+def _paths(repo, course, subs, assignment, port, root_only) -> dict:
+    return {
+        "read": {"repo_solutions": str(repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                 "course_solutions": str(course / "solutions" / assignment / f"{assignment}.ipynb"),
+                 "gradebook": str(course / "gradebook.db"),
+                 "other_student": str(course / "submitted" / "honest" / assignment / f"{assignment}.ipynb"),
+                 "submissions_folder": str(subs),
+                 "repo_root": str(repo / "README.md"),
+                 "shadow": "/etc/shadow"},
+        "write": {"gradebook": str(course / "gradebook.db"),
+                  "other_student": str(course / "submitted" / "honest" / assignment / f"{assignment}.ipynb"),
+                  "course_root": str(course) + "/",
+                  "repo_root": str(repo) + "/",
+                  "venv": sys.prefix + "/"},
+        "port": port,
+        "proc": {"core_pattern": "/proc/sys/kernel/core_pattern", "drop_caches": "/proc/sys/vm/drop_caches",
+                 "panic": "/proc/sys/kernel/panic", "sysrq": "/proc/sysrq-trigger"},
+        "root_only": root_only,
+        "symlink_to": str(course / "solutions" / assignment / f"{assignment}.ipynb"),
+    }
+
+
+def _grade(repo, offline_env, root, course, assignment, build, root_only=None):
     subs = root / "submissions"
     # A TCP server on the host's loopback: the sandbox must not reach it.
     server = socket.socket()
@@ -79,26 +120,7 @@ def _grade_hostile(repo, offline_env, root, course, root_only):
             conn.close()
 
     threading.Thread(target=accept, daemon=True).start()
-    paths = {
-        "read": {"repo_solutions": str(repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                 "course_solutions": str(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                 "gradebook": str(course / "gradebook.db"),
-                 "other_student": str(course / "submitted" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                 "submissions_folder": str(subs),
-                 "repo_root": str(repo / "README.md"),
-                 "shadow": "/etc/shadow"},
-        "write": {"gradebook": str(course / "gradebook.db"),
-                  "other_student": str(course / "submitted" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                  "course_root": str(course) + "/",
-                  "repo_root": str(repo) + "/",
-                  "venv": sys.prefix + "/"},
-        "port": port,
-        "proc": {"core_pattern": "/proc/sys/kernel/core_pattern", "drop_caches": "/proc/sys/vm/drop_caches",
-                 "panic": "/proc/sys/kernel/panic", "sysrq": "/proc/sysrq-trigger"},
-        "root_only": root_only,
-        "symlink_to": str(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-    }
-    cases = build_all(course, paths)
+    cases = build(_paths(repo, course, subs, assignment, port, root_only))
     for student, (filename, data, expect) in cases.items():
         (subs / student).mkdir(parents=True)
         if "symlink_to" in expect:  # a notebook that is a link to the solutions
@@ -107,62 +129,86 @@ def _grade_hostile(repo, offline_env, root, course, root_only):
             (subs / student / filename).write_bytes(data)
     protected = {"submissions": tree_hashes(subs),
                  "solutions": tree_hashes(course / "solutions"),
-                 "exercises": tree_hashes(course / "exercises"),
+                 "exercises": tree_hashes(course / "exercises") if (course / "exercises").exists() else {},
                  "config": tree_hashes(course / "grading"),
                  "repo_solutions": tree_hashes(repo / "solutions" / ASSIGNMENT)}
     start = time.monotonic()
-    proc = run_grading(course, ASSIGNMENT, subs, *CAPS, env=offline_env, timeout=1500)
+    proc = run_grading(course, assignment, subs, *CAPS, env=offline_env, timeout=1500)
     seconds = time.monotonic() - start
     server.close()
-    print(f"\nhostile batch: {len(cases)} submissions in {seconds:.0f} s\n{proc.stdout}")
-    state = json.loads((course / "autograded" / f".grading-state-{ASSIGNMENT}.json").read_text())
+    print(f"\n{assignment} hostile batch: {len(cases)} submissions in {seconds:.0f} s\n{proc.stdout}")
+    state = json.loads((course / "autograded" / f".grading-state-{assignment}.json").read_text())
     return {"course": course, "subs": subs, "cases": cases, "proc": proc, "seconds": seconds,
-            "protected": protected, "state": state, "grades": read_grades(course, ASSIGNMENT),
-            "reached": reached, "repo": repo}
+            "protected": protected, "state": state, "grades": read_grades(course, assignment),
+            "reached": reached, "repo": repo, "assignment": assignment}
 
 
-def test_batch_completes(hostile_batch):
-    proc = hostile_batch["proc"]
+def _graded(batch, student) -> Path:
+    a = batch["assignment"]
+    return batch["course"] / "autograded" / student / a / f"{a}.ipynb"
+
+
+def _feedback(batch, student) -> Path:
+    a = batch["assignment"]
+    return batch["course"] / "feedback" / student / a / f"{a}.html"
+
+
+BATCHES = ("hostile_batch", "sandbox_batch")
+
+
+@pytest.fixture(params=BATCHES)
+def any_batch(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_batch_completes(any_batch):
+    proc = any_batch["proc"]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    assert set(hostile_batch["state"]) == set(hostile_batch["cases"])
-    assert len(hostile_batch["cases"]) >= 30
+    assert set(any_batch["state"]) == set(any_batch["cases"])
     # Names are printed with control characters escaped.
     assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout + proc.stderr
-    assert list(hostile_batch["state"]["ctrlname"]["files"].values()) == ["sched\\x1b[2J\\x07ules.ipynb"]
 
 
-def test_no_one_gets_more_than_earned(hostile_batch):
-    grades, cases = hostile_batch["grades"], hostile_batch["cases"]
+def test_every_mechanism_is_there(hostile_batch, sandbox_batch):
+    assert len(hostile_batch["cases"]) >= 11 and len(sandbox_batch["cases"]) >= 29
+    assert list(sandbox_batch["state"]["ctrlname"]["files"].values()) == ["ti\\x1b[2J\\x07ny.ipynb"]
+
+
+def test_no_one_gets_more_than_earned(any_batch):
+    grades, cases = any_batch["grades"], any_batch["cases"]
     for student, (_, _, expect) in cases.items():
         got = grades.get(student, {"total": 0.0})
         assert got["total"] <= expect["max_total"] + 1e-9, (student, got)
         if "min_total" in expect:
-            assert got["total"] >= expect["min_total"] - 1e-9, (student, got, hostile_batch["state"][student])
-        elif student in grades:
+            assert got["total"] >= expect["min_total"] - 1e-9, (student, got, any_batch["state"][student])
+        elif student in grades and any_batch["assignment"] == ASSIGNMENT:
             for cell in POWER_TESTS:  # the wrong power_schedule must never pass its tests
                 assert got.get(cell, 0.0) == 0.0, (student, cell, got)
         assert got.get("_submissions", 1) == 1, (student, "graded more than once")
 
 
-@pytest.mark.parametrize("student", [
-    "loop", "swallow", "membomb", "osexit", "sigkill", "deltests", "edittests", "celltype",
-    "bigprint", "corrupt", "empty", "wrongname", "forkmem", "displayflood", "manycells",
-    "gradeidlist", "dupid", "missingkeys", "deepjson", "huge", "symlink"])
-def test_reason_is_reported(hostile_batch, student):
-    entry = hostile_batch["state"][student]
-    expect = hostile_batch["cases"][student][2]
+@pytest.mark.parametrize("batch,student", [
+    *[("sandbox_batch", s) for s in (
+        "loop", "swallow", "membomb", "osexit", "sigkill", "bigprint", "corrupt", "empty", "wrongname",
+        "forkmem", "displayflood", "manycells", "deepjson", "huge", "symlink")],
+    *[("hostile_batch", s) for s in ("deltests", "edittests", "celltype", "gradeidlist", "dupid", "missingkeys")]])
+def test_reason_is_reported(request, batch, student):
+    batch = request.getfixturevalue(batch)
+    entry = batch["state"][student]
+    expect = batch["cases"][student][2]
     text = entry["status"] + ": " + "; ".join(entry["problems"])
     assert re.search(expect["reason"], text), (student, text)
-    assert student in hostile_batch["proc"].stdout  # in the final summary
+    assert student in batch["proc"].stdout  # in the final summary
 
 
-def test_sandbox_blocks_files_and_network(hostile_batch):
-    course = hostile_batch["course"]
-    probes = [s for s, (_, _, e) in hostile_batch["cases"].items() if "stdout_has" in e]
+def test_sandbox_blocks_files_and_network(sandbox_batch):
+    batch = sandbox_batch
+    course = batch["course"]
+    probes = [s for s, (_, _, e) in batch["cases"].items() if "stdout_has" in e]
     assert {"reader", "writer", "network", "procsys", "rootfile", "forkbomb", "tmpfill", "seccomp"} <= set(probes)
     for student in probes:
-        expect = hostile_batch["cases"][student][2]
-        text = _outputs_text(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+        expect = batch["cases"][student][2]
+        text = _outputs_text(_graded(batch, student))
         assert expect["stdout_has"] in text, (student, text[:2000])
         leaks = [line for line in text.splitlines() if expect["stdout_lacks"] in line]
         if student == "writer":
@@ -172,58 +218,53 @@ def test_sandbox_blocks_files_and_network(hostile_batch):
             leaks = [line for line in leaks if line.split()[1:2] not in (["repo_root"], ["course_root"])]
         assert not leaks, (student, text[:2000])
     # /tmp filled up at its own size (512 MB by default), not the host's.
-    tmp_line = next(line for line in _outputs_text(
-        course / "autograded" / "tmpfill" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").splitlines()
-        if line.startswith("BLOCKED tmp"))
+    tmp_line = next(line for line in _outputs_text(_graded(batch, "tmpfill")).splitlines()
+                    if line.startswith("BLOCKED tmp"))
     fields = tmp_line.split()
     assert len(fields) == 4 and fields[2] == "28" and int(fields[3]) <= 512, tmp_line  # ENOSPC
-    assert not hostile_batch["reached"], "a kernel reached the host's loopback"
+    assert not batch["reached"], "a kernel reached the host's loopback"
     assert not (course / "owned.txt").exists()
-    assert not (hostile_batch["repo"] / "owned.txt").exists()
+    assert not (batch["repo"] / "owned.txt").exists()
 
 
-def test_outputs_are_clean(hostile_batch):
-    course = hostile_batch["course"]
-    for student, (_, _, expect) in hostile_batch["cases"].items():
+def test_outputs_are_clean(sandbox_batch):
+    for student, (_, _, expect) in sandbox_batch["cases"].items():
         if "output_lacks" in expect:
-            nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+            nb = nbformat.read(_graded(sandbox_batch, student), as_version=4)
             assert "widgets" not in nb.metadata, student
             outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
             assert expect["output_lacks"] not in outputs, student
     # Display updates count: the flood was stopped at the cell's cap.
-    flood = course / "autograded" / "displayflood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    assert flood.stat().st_size < 3_000_000
+    assert _graded(sandbox_batch, "displayflood").stat().st_size < 3_000_000
 
 
-def test_nothing_else_changed(hostile_batch):
-    course, subs, repo = hostile_batch["course"], hostile_batch["subs"], hostile_batch["repo"]
-    before = hostile_batch["protected"]
+def test_nothing_else_changed(any_batch):
+    batch = any_batch
+    course, subs, repo, a = batch["course"], batch["subs"], batch["repo"], batch["assignment"]
+    before = batch["protected"]
     assert tree_hashes(subs) == before["submissions"]
     assert tree_hashes(course / "solutions") == before["solutions"]
-    assert tree_hashes(course / "exercises") == before["exercises"]
+    if before["exercises"]:
+        assert tree_hashes(course / "exercises") == before["exercises"]
     assert tree_hashes(course / "grading") == before["config"]
     assert tree_hashes(repo / "solutions" / ASSIGNMENT) == before["repo_solutions"]
     # Every imported copy is byte-identical to what that student handed in.
-    for student, (filename, data, expect) in hostile_batch["cases"].items():
+    for student, (filename, data, expect) in batch["cases"].items():
         if not filename.endswith(".ipynb") or "symlink_to" in expect or student == "huge":
             continue
-        copy = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        copy = course / "submitted" / student / a / f"{a}.ipynb"
         assert hashlib.sha256(copy.read_bytes()).digest() == hashlib.sha256(data).digest(), student
 
 
-def test_feedback_is_sanitized(hostile_batch):
-    course = hostile_batch["course"]
-    for student, (_, _, expect) in hostile_batch["cases"].items():
+def test_feedback_is_sanitized(sandbox_batch, hostile_batch):
+    for student, (_, _, expect) in sandbox_batch["cases"].items():
         if "feedback_lacks" in expect:  # as a live tag or attribute (the cell's code shows it as text)
-            page = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-            tags = re.findall(r"<[a-zA-Z][^>]*>", page)
+            tags = re.findall(r"<[a-zA-Z][^>]*>", _feedback(sandbox_batch, student).read_text())
             assert not [t for t in tags if expect["feedback_lacks"] in t], student
-    images = re.findall(r"<img[^>]*>", (course / "feedback" / "imgattr" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
+    images = re.findall(r"<img[^>]*>", _feedback(sandbox_batch, "imgattr").read_text())
     assert images and not [t for t in images if "onerror" in t or "width" in t], images
-    html = (course / "feedback" / "script" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "<script>alert(" not in html
-    assert "BEGIN HIDDEN TESTS" not in html
-    honest = (course / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "<script>alert(" not in _feedback(sandbox_batch, "script").read_text()
+    honest = _feedback(hostile_batch, "honest").read_text()
     assert "BEGIN HIDDEN TESTS" not in honest and "_rng = np.random.default_rng" not in honest
 
 

@@ -56,6 +56,30 @@ def test_copied_answer_cell_the_last_copy_is_the_answer():
         "grade_id answer used by cells 2 and 3 (a copied cell; only the last copy is graded)"]
 
 
+STUB = "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+
+
+@pytest.mark.parametrize("answer_first", [True, False])
+def test_an_unchanged_copy_of_an_answer_cell_is_left_out(answer_first):
+    """The duplicate-cell policy keeps an honest answer wherever the student wrote it: a copy of
+    the answer cell left exactly as released (the stub) is left out, the written copy graded."""
+    nb = student_nb(STUB)
+    written = nbformat.from_dict(json.loads(json.dumps(nb.cells[2])))
+    written.source = RIGHT
+    nb.cells.insert(2 if answer_first else 3, written)
+    out, problems = read_submission(nbformat.writes(nb).encode(), max_cells=50,
+                                    stubs={"answer": STUB + "\n"})
+    sources = [c.source for c in out.cells if c.cell_type == "code"]
+    assert STUB not in sources and sources.count(RIGHT) == 1, sources
+    assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in out.cells].count("answer") == 1
+    assert problems == [f"cell {3 if answer_first else 2} was an unchanged copy of answer cell answer "
+                        "(left out: your answer is in the other copy)"], problems
+    # A single answer cell left as released stays (the student did not answer: it runs, and fails).
+    out, problems = read_submission(nbformat.writes(student_nb(STUB)).encode(), max_cells=50,
+                                    stubs={"answer": STUB})
+    assert [c.source for c in out.cells].count(STUB) == 1 and problems == []
+
+
 def test_only_known_metadata_is_kept():
     nb = student_nb(RIGHT)
     nb.metadata["colab"] = {"provenance": []}

@@ -1,10 +1,12 @@
-"""The attacks of tests/test_hostile_submissions.py: hostile submissions built from the release.
+"""The attacks of tests/test_hostile_submissions.py: hostile submissions built from a release.
 
-Every hostile submission is the reference solution with a *wrong* `power_schedule` (it returns
-0.0) plus one attack, so the most it can earn honestly is the total minus the power tests; the
-attack must not buy those points back, and must not change anyone else's grade or files.
+Attacks on an assignment's own tests and points (`build_all`: `schedules`, the reference solution
+with a *wrong* `power_schedule` plus one attack, so the most it can earn honestly is the total
+minus the power tests) and attacks on the sandbox, the caps and the files (`build_sandbox`: the
+`tiny` assignment, whose kernels start in seconds, a wrong `add` plus one attack: 0 points). No
+attack may buy points back, or change anyone else's grade or files.
 
-`build_all(course, paths)` returns {student: (filename, bytes, expectation)} where expectation
+Both return {student: (filename, bytes, expectation)} where expectation
 is a dict: `reason` (a regular expression that the student's reported problems/status must
 match), `max_total` (points), `stdout_has` / `stdout_lacks` (markers in the executed notebook).
 """
@@ -145,21 +147,32 @@ display({{"image/png": "{PNG_1PX}"}}, raw=True,
 """
 
 
-def build_all(course, paths: dict) -> dict:
-    """paths: read/write targets and the host port of a TCP server the sandbox must not reach."""
+class _Cases(dict):
+    """student -> (file name, bytes, expectation), filled by `add`."""
+
+    def __init__(self, filename: str, max_total: float):
+        super().__init__()
+        self.filename, self.max_total = filename, max_total
+
+    def add(self, student, nb_or_bytes, reason, max_total=None, filename=None, **extra):
+        data = nb_or_bytes if isinstance(nb_or_bytes, bytes) else nbformat.writes(nb_or_bytes).encode()
+        self[student] = (filename or self.filename, data,
+                         {"reason": reason, "max_total": self.max_total if max_total is None else max_total,
+                          **extra})
+
+
+def build_all(course, paths: dict | None = None) -> dict:
+    """The attacks on `schedules`' own tests and points (its reference with a wrong
+    `power_schedule` plus one attack), and two honest references."""
     base = reference_submission(course)
     total = 23.0
-    earned = total - 3.0  # the power tests are worth 3 points
 
     def variant(power_source=WRONG_POWER):
         nb = copy.deepcopy(base)
         return _set(nb, "power", power_source)
 
-    out = {}
-
-    def add(student, nb_or_bytes, reason, max_total=earned, filename="schedules.ipynb", **extra):
-        data = nb_or_bytes if isinstance(nb_or_bytes, bytes) else nbformat.writes(nb_or_bytes).encode()
-        out[student] = (filename, data, {"reason": reason, "max_total": max_total, **extra})
+    out = _Cases("schedules.ipynb", total - 3.0)  # the power tests are worth 3 points
+    add = out.add
 
     # Honest references: full marks, also when saved by Colab under another name.
     add("honest", copy.deepcopy(base), reason=None, max_total=total, min_total=total)
@@ -173,18 +186,6 @@ def build_all(course, paths: dict) -> dict:
             cell.metadata["colab"] = {"base_uri": "https://localhost:8080/"}
             cell.metadata["outputId"] = f"out{i}"
     add("colab", colab, reason=None, max_total=total, min_total=total, filename="Copy of schedules (1).ipynb")
-
-    # Time, memory, kernel death.
-    add("loop", variant(WRONG_POWER + "while True:\n    pass\n"), reason=r"timed out")
-    add("swallow", variant(WRONG_POWER + "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-                                        "    except KeyboardInterrupt:\n        pass\n"),
-        reason=r"timed out|timeout")
-    add("membomb", variant(WRONG_POWER + "_hog = []\nwhile True:\n    _hog.append(bytearray(256 * 1024 * 1024))\n"),
-        reason=r"memory")
-    add("osexit", variant(WRONG_POWER + "import os\nos._exit(3)\n"), reason=r"kernel exited with status 3")
-    add("sigkill", variant(WRONG_POWER + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
-        reason=r"kernel (killed|died|exited)|SIGKILL")
-    add("sysexit", variant(WRONG_POWER + "import sys\nsys.exit(0)\n"), reason=None)
 
     # Tampering with the tests.
     nb = variant()
@@ -211,57 +212,6 @@ def build_all(course, paths: dict) -> dict:
                                             "_ip.showtraceback = lambda *a, **k: None\n"
                                             "_ip._showtraceback = lambda *a, **k: None\n"), reason=None)
 
-    # Escaping the sandbox.
-    add("reader", variant(WRONG_POWER + _probe(paths["read"], "read")), reason=None,
-        stdout_has="BLOCKED", stdout_lacks="LEAK")
-    add("writer", variant(WRONG_POWER + _probe(paths["write"], "write")), reason=None,
-        stdout_has="BLOCKED", stdout_lacks="LEAK")
-    add("network", variant(WRONG_POWER + f'''
-import socket
-for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org", 443)]:
-    try:
-        socket.create_connection((_host, _port), timeout=3).close()
-        print("LEAK", _host, _port)
-    except Exception as _e:
-        print("BLOCKED", _host, type(_e).__name__)
-'''), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
-
-    # Output.
-    # 100 MB in one message: past the message cap (64 MB), so the worker never reads it.
-    add("bigprint", variant(WRONG_POWER + "print('x' * 100_000_000)\n"), reason=r"message cap")
-    add("script", variant(WRONG_POWER + "from IPython.display import HTML, display\n"
-                                       "display(HTML(\"<script>alert('pwned-html')</script>\"))\n"
-                                       "print(\"<script>alert('pwned-text')</script>\")\n"), reason=None,
-        feedback_lacks="<script>alert(")
-
-    # The kernel is not host root: /proc/sys stays read-only, a root-only host file unreadable.
-    add("procsys", variant(WRONG_POWER + _probe(paths["proc"], "write")), reason=None,
-        stdout_has="BLOCKED", stdout_lacks="LEAK")
-    add("rootfile", variant(WRONG_POWER + _probe({"root_only": paths["root_only"]}, "read")),
-        reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
-
-    # Limits hold for the whole sandbox, not per process.
-    add("forkmem", variant(WRONG_POWER + FORK_MEMORY), reason=r"memory cap of the sandbox")
-    add("forkbomb", variant(WRONG_POWER + FORK_BOMB), reason=None, stdout_has="BLOCKED fork",
-        stdout_lacks="LEAK")
-    add("tmpfill", variant(WRONG_POWER + FILL_TMP), reason=None, stdout_has="BLOCKED tmp",
-        stdout_lacks="LEAK")
-    # The seccomp filter: the kernel keyring, AF_VSOCK and other socket families are refused.
-    from grading.seccomp import syscall_number
-    add("seccomp", variant(WRONG_POWER + SECCOMP.replace("KEYCTL", str(syscall_number("keyctl")))),
-        reason=None, stdout_has="BLOCKED vsock", stdout_lacks="LEAK")
-
-    # Output caps: display updates, widgets, metadata that reaches the HTML, cells.
-    add("displayflood", variant(WRONG_POWER + DISPLAY_FLOOD), reason=r"output cap")
-    nb = variant(WRONG_POWER + WIDGET)
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json":
-                              {"version_major": 2, "version_minor": 0, "state": {"m": {"x": "W" * 5000}}}}
-    add("widget", nb, reason=None, output_lacks="application/vnd.jupyter.widget")
-    add("imgattr", variant(WRONG_POWER + IMAGE_ATTRIBUTE), reason=None, feedback_lacks="onerror")
-    nb = variant()
-    nb.cells += [nbformat.v4.new_code_cell("pass") for _ in range(10 * 32)]
-    add("manycells", nb, reason=r"cells, more than 320", max_total=0.0)
-
     # Malformed nbgrader metadata, copied cells: that student only.
     nb = variant()
     for cell in nb.cells:
@@ -280,17 +230,87 @@ for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org
     nb.cells.insert(4, nbformat.v4.new_code_cell("print('free points?')", metadata={
         "nbgrader": {"grade": True, "points": 50, "solution": False}}))
     add("missingkeys", nb, reason=r"malformed nbgrader metadata")
+    return dict(out)
+
+
+def build_sandbox(paths: dict) -> dict:
+    """The attacks on the sandbox, the caps and the files, on the `tiny` assignment: a wrong
+    `add` (0 of 3 points) plus one attack, and an honest neighbour (3 of 3)."""
+    from .tiny import RIGHT, WRONG, student_nb
+
+    def variant(code=""):
+        return student_nb(WRONG + "\n" + code)
+
+    out = _Cases("tiny.ipynb", 0.0)
+    add = out.add
+    add("honest", student_nb(RIGHT), reason=None, max_total=3.0, min_total=3.0)
+
+    # Time, memory, kernel death.
+    add("loop", variant("while True:\n    pass\n"), reason=r"timed out")
+    add("swallow", variant("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+                           "    except KeyboardInterrupt:\n        pass\n"),
+        reason=r"timed out|timeout")
+    add("membomb", variant("_hog = []\nwhile True:\n    _hog.append(bytearray(256 * 1024 * 1024))\n"),
+        reason=r"memory")
+    add("osexit", variant("import os\nos._exit(3)\n"), reason=r"kernel exited with status 3")
+    add("sigkill", variant("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
+        reason=r"kernel (killed|died|exited)|SIGKILL")
+    add("sysexit", variant("import sys\nsys.exit(0)\n"), reason=None)
+
+    # Escaping the sandbox.
+    add("reader", variant(_probe(paths["read"], "read")), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+    add("writer", variant(_probe(paths["write"], "write")), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+    add("network", variant(f'''
+import socket
+for _host, _port in [("127.0.0.1", {paths["port"]}), ("1.1.1.1", 80), ("pypi.org", 443)]:
+    try:
+        socket.create_connection((_host, _port), timeout=3).close()
+        print("LEAK", _host, _port)
+    except Exception as _e:
+        print("BLOCKED", _host, type(_e).__name__)
+'''), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+
+    # Output.
+    # 100 MB in one message: past the message cap (64 MB), so the worker never reads it.
+    add("bigprint", variant("print('x' * 100_000_000)\n"), reason=r"capped: .*message cap")
+    add("script", variant("from IPython.display import HTML, display\n"
+                          "display(HTML(\"<script>alert('pwned-html')</script>\"))\n"
+                          "print(\"<script>alert('pwned-text')</script>\")\n"), reason=None,
+        feedback_lacks="<script>alert(")
+
+    # The kernel is not host root: /proc/sys stays read-only, a root-only host file unreadable.
+    add("procsys", variant(_probe(paths["proc"], "write")), reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+    add("rootfile", variant(_probe({"root_only": paths["root_only"]}, "read")),
+        reason=None, stdout_has="BLOCKED", stdout_lacks="LEAK")
+
+    # Limits hold for the whole sandbox, not per process.
+    add("forkmem", variant(FORK_MEMORY), reason=r"memory cap of the sandbox")
+    add("forkbomb", variant(FORK_BOMB), reason=None, stdout_has="BLOCKED fork", stdout_lacks="LEAK")
+    add("tmpfill", variant(FILL_TMP), reason=None, stdout_has="BLOCKED tmp", stdout_lacks="LEAK")
+    # The seccomp filter: the kernel keyring, AF_VSOCK and other socket families are refused.
+    from grading.seccomp import syscall_number
+    add("seccomp", variant(SECCOMP.replace("KEYCTL", str(syscall_number("keyctl")))),
+        reason=None, stdout_has="BLOCKED vsock", stdout_lacks="LEAK")
+
+    # Output caps: display updates, widgets, metadata that reaches the HTML, cells.
+    add("displayflood", variant(DISPLAY_FLOOD), reason=r"output cap")
+    nb = variant(WIDGET)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json":
+                              {"version_major": 2, "version_minor": 0, "state": {"m": {"x": "W" * 5000}}}}
+    add("widget", nb, reason=None, output_lacks="application/vnd.jupyter.widget")
+    add("imgattr", variant(IMAGE_ATTRIBUTE), reason=None, feedback_lacks="onerror")
+    nb = variant()
+    nb.cells += [nbformat.v4.new_code_cell("pass") for _ in range(10 * 5)]  # tiny has 5 cells
+    add("manycells", nb, reason=r"cells, more than 50")
 
     # Hostile files: deep JSON, a huge file, a symlink out of the folder, control characters.
-    add("deepjson", b'{"cells": [], "metadata": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
-        reason=r"nested deeper", max_total=0.0)
-    add("huge", b'{"cells": [' + b" " * (21 * 1024 * 1024) + b"]}", reason=r"larger than", max_total=0.0)
-    add("symlink", b"", reason=r"symbolic link", max_total=0.0, symlink_to=paths["symlink_to"])
-    add("ctrlname", variant(), reason=None, filename="sched\x1b[2J\x07ules.ipynb")
+    add("deepjson", b'{"cells": [], "metadata": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", reason=r"nested deeper")
+    add("huge", b'{"cells": [' + b" " * (21 * 1024 * 1024) + b"]}", reason=r"larger than")
+    add("symlink", b"", reason=r"symbolic link", symlink_to=paths["symlink_to"])
+    add("ctrlname", variant(), reason=None, filename="ti\x1b[2J\x07ny.ipynb")
 
     # Files that are not notebooks.
-    add("corrupt", b'{"cells": [ this is not json', reason=r"corrupt notebook", max_total=0.0)
-    add("empty", b"", reason=r"empty file", max_total=0.0)
-    add("wrongname", nbformat.writes(variant()).encode(), reason=r"no notebook found",
-        max_total=0.0, filename="schedules.py")
-    return out
+    add("corrupt", b'{"cells": [ this is not json', reason=r"corrupt notebook")
+    add("empty", b"", reason=r"empty file")
+    add("wrongname", nbformat.writes(variant()).encode(), reason=r"no notebook found", filename="tiny.py")
+    return dict(out)
