@@ -125,7 +125,7 @@ class Run:
             except GradingError:
                 pass
         if now - self.lost_since > RECONNECT_SECONDS:
-            raise SchedulerLost(f"the Dask scheduler at {self.address} was lost and did not come back "
+            raise ClusterUnusable(f"the Dask scheduler at {self.address} was lost and did not come back "
                                 f"within {RECONNECT_SECONDS} s")
         self.say(f"the Dask scheduler at {self.address} is lost: waiting for it "
                  f"({now - self.lost_since:.0f} of {RECONNECT_SECONDS} s)")
@@ -166,8 +166,8 @@ class Run:
                     task.started, task.worker = time.monotonic(), worker
 
 
-class SchedulerLost(Exception):
-    pass
+class ClusterUnusable(Exception):
+    """No task of the run can be run any more (no scheduler, or no worker that may take one)."""
 
 
 def infrastructure(reasons: list[str]) -> dict:
@@ -198,7 +198,7 @@ def execute(client, address: str, tls, tag: str, payload_of, deadline: float, jo
             yield from _finished(run)
             _wait_for_workers(run, capacity)
             time.sleep(POLL_SECONDS)
-    except SchedulerLost as exc:
+    except ClusterUnusable as exc:
         for task in [*run.out.values(), *run.queued]:
             yield task.key, infrastructure([*task.reasons, str(exc)])
         for item in jobs:
@@ -208,14 +208,16 @@ def execute(client, address: str, tls, tag: str, payload_of, deadline: float, jo
 
 
 def _wait_for_workers(run: Run, capacity: int) -> None:
+    """No worker may take tasks: when every one refused or stalled, stop at once with their
+    reasons; when none is connected, wait (RECONNECT_SECONDS at most)."""
     if capacity or not (run.queued or run.out):
         run.lost_since = None if capacity else run.lost_since
         return
     now = time.monotonic()
     run.lost_since = run.lost_since or now
     why = "; ".join(f"{w}: {r}" for w, r in run.banned.items()) or "none connected"
-    if now - run.lost_since > RECONNECT_SECONDS:
-        raise SchedulerLost(f"no Dask worker can run the tasks ({why})")
+    if run.banned or now - run.lost_since > RECONNECT_SECONDS:
+        raise ClusterUnusable(f"no Dask worker can run the tasks ({why})")
     run.say(f"no worker can take tasks ({why}); waiting ({now - run.lost_since:.0f} of "
             f"{RECONNECT_SECONDS} s)")
 
