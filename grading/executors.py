@@ -158,15 +158,29 @@ def sweep_dead_folders(tmpdir: str | None = None) -> list[str]:
     swept = []
     for folder in Path(tmpdir or tempfile.gettempdir()).glob(f"{REMOTE_PREFIX}*-"):
         pid = folder.name[len(REMOTE_PREFIX):].split("-")[0]
-        try:
-            os.kill(int(pid), 0)
-            continue  # alive (or another user's: not ours to remove)
-        except (ValueError, PermissionError):
-            continue
-        except ProcessLookupError:
+        if pid.isdigit() and folder.owner() == _me() and _gone(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             swept.append(str(folder))
     return swept
+
+
+def _me() -> str:
+    import pwd
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _gone(pid: int) -> bool:
+    """True when the process is no more, or is a zombie (killed, not reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def run_remote_job(payload: dict) -> dict:
