@@ -277,7 +277,8 @@ def _collect(run: StudentRun, job: steps.Job, worker_result: dict, ctx) -> None:
         before = len(job.problems)
         saved = steps.after_execution(job, ctx)
         run.note(job.problems[before:])
-        run.outcomes.append(worker_result.get("status", "error") if saved else "error")
+        failed = INFRASTRUCTURE if any(map(state.database_failure, job.problems[before:])) else "error"
+        run.outcomes.append(worker_result.get("status", "error") if saved else failed)
     run.seconds += float(worker_result.get("seconds") or 0.0)
     shutil.rmtree(job.folder, ignore_errors=True)
     run.waiting.discard(job.notebook)

@@ -190,6 +190,13 @@ class DatabaseUnavailable(RuntimeError):
     """The gradebook's database stayed unreachable through the retries: one line for the user."""
 
 
+def database_failure(problem: str) -> bool:
+    """True when a step's reason (grading.steps.run_steps: "...: ExceptionName: ...") is the
+    gradebook's database failing, not the student's notebook."""
+    return any(f": {name}: " in problem for name in ("OperationalError", "InterfaceError",
+                                                      "DatabaseUnavailable", "DisconnectionError"))
+
+
 def _first_line(exc) -> str:
     return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
