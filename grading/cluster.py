@@ -216,7 +216,11 @@ def _wait_for_workers(run: Run, capacity: int) -> None:
     now = time.monotonic()
     run.lost_since = run.lost_since or now
     why = "; ".join(f"{w}: {r}" for w, r in run.banned.items()) or "none connected"
-    if run.banned or now - run.lost_since > RECONNECT_SECONDS:
+    try:
+        connected = set(run.client.scheduler_info().get("workers", {}))
+    except Exception:
+        connected = set()
+    if (connected and connected <= set(run.banned)) or now - run.lost_since > RECONNECT_SECONDS:
         raise ClusterUnusable(f"no Dask worker can run the tasks ({why})")
     run.say(f"no worker can take tasks ({why}); waiting ({now - run.lost_since:.0f} of "
             f"{RECONNECT_SECONDS} s)")

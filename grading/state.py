@@ -12,7 +12,10 @@ Two stores with one interface (`open_store`), chosen by where the gradebook is:
   row, a row whose lease ran out, or a stale key), so exactly one grader gets it. A claim is a
   lease (`LEASE_SECONDS`, renewed by a heartbeat thread while the grader lives), timed by the
   database server's clock: a grader that dies leaves claims that another grader may take once
-  the lease has run out; a grader that stops normally gives back what it did not finish.
+  the lease has run out, and that its own rerun (same host and course root, named in the
+  claim's owner) takes back at once; a grader that stops normally gives back what it did not
+  finish. A database outage is waited out (retries with backoff, `OUTAGE_SECONDS`), then
+  `DatabaseUnavailable`, one line for the user.
 
 An entry is reused on a rerun (the student is skipped) only when its key is unchanged and its
 status is final (`DONE`); the key is a SHA-256 of all that determines a grade:
@@ -21,7 +24,8 @@ status is final (`DONE`); the key is a SHA-256 of all that determines a grade:
 - the assignment: every file under `solutions/ASSIGNMENT/` (source notebooks, hidden tests) and
   the course's `nbgrader_config.py`;
 - the grader's own code on a grade's path (`grade_code` below): every module the batch loop
-  reaches, by import or as a `python -m grading.X` process, and all of grading/checks/;
+  reaches, by import or as a `python -m grading.X` process, and all of grading/checks/ (its
+  `code_hash` is also, over the worker-side part, what a Dask task carries: `worker_identity`);
 - the seed, the caps and the profile (`COURSE_PROFILE`) the kernels get.
 
 Timed-out, failed (kernel died, worker error) and not-graded entries are retried on every rerun.

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 from grading import runtime
-from helpers.course import REPO, read_grades, run_grading
+from helpers.course import REPO, grading_cmd, grading_env, read_grades, run_grading
 from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
@@ -68,6 +68,10 @@ def _stop(proc: subprocess.Popen) -> None:
 def _env(offline_env: dict) -> dict:
     """The environment of a machine of the cluster: no PYTHONPATH (the docs set it where needed)."""
     return {k: v for k, v in offline_env.items() if k != "PYTHONPATH"}
+
+
+def run_grading_cmd(course: Path, subs: Path) -> list[str]:
+    return grading_cmd(course, A, subs, *FAST)
 
 
 def _batch(root: Path) -> tuple[Path, Path]:
@@ -115,7 +119,10 @@ def tls_cluster(offline_env, tmp_path_factory):
         files = dict(zip(("ca", "cert", "key"), options[1::2]))
         with Client(f"tls://127.0.0.1:{port}", timeout=60, security=security(files)) as client:
             client.wait_for_workers(2, timeout=180)
-        yield {"address": f"tls://127.0.0.1:{port}", "procs": procs, "tls": options, "logs": logs}
+        commands = {"scheduler": local(scheduler) + " --no-dashboard", "env": env,
+                    "worker": local(worker) + f" --no-dashboard --local-directory {logs / 'w2'}"}
+        yield {"address": f"tls://127.0.0.1:{port}", "procs": procs, "tls": options, "logs": logs,
+               "commands": commands}
     finally:
         for proc in procs.values():
             _stop(proc)
@@ -189,6 +196,32 @@ def test_documented_tls_cluster_grades_like_the_local_executor(tls_cluster, loca
     assert read_grades(course, A) == local_grades
     if KILLED:  # the killed worker's folders went with the first task on this machine
         assert not KILLED["pids"] & _folder_pids(), "a killed worker's folders were not swept"
+
+
+def test_a_scheduler_restarted_mid_batch_is_waited_for(tls_cluster, local_grades, offline_env, tmp_path):
+    """The scheduler killed while a task runs and started again (the documented command, same
+    port), with a fresh worker: the grader waits for it, sends the tasks again, and grades right."""
+    procs, commands = tls_cluster["procs"], tls_cluster["commands"]
+    course, subs = _batch(tmp_path)
+    grader = subprocess.Popen(
+        [*run_grading_cmd(course, subs), "--cluster", tls_cluster["address"], *tls_cluster["tls"]],
+        cwd=REPO, env=grading_env(offline_env), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while not _folder_pids() - KILLED.get("pids", set()) and time.monotonic() < deadline:
+            time.sleep(0.2)  # a task is running on a worker
+        _stop(procs["scheduler"])
+        time.sleep(5)
+        procs["scheduler"] = _start(commands["scheduler"], commands["env"], tls_cluster["logs"],
+                                    tls_cluster["logs"] / "scheduler-2.log")
+        procs["w2"] = _start(commands["worker"] + " --name w2", commands["env"], REPO,
+                             tls_cluster["logs"] / "w2.log")
+        out, err = grader.communicate(timeout=1200)
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+    assert grader.returncode == 0, out + err[-3000:]
+    assert read_grades(course, A) == local_grades
 
 
 def test_workers_that_differ_refuse_every_task(offline_env, tmp_path):
