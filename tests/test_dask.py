@@ -29,9 +29,9 @@ from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
 DOCS = REPO / "docs" / "grading.md"
-FAST = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "120",
-        "--wall-seconds", "300", "--memory-mb", "3500", "--seed", "5"]
-DEADLINE = "150"  # --task-deadline of the stopped-worker test: generous for a loaded machine
+FAST = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "300",
+        "--wall-seconds", "600", "--memory-mb", "3500", "--seed", "5"]
+DEADLINE = "90"  # --task-deadline of the stopped-worker test: a tiny task takes seconds unloaded
 KILLED: dict = {}  # the stopped worker, killed after its batch: the next test checks the sweep
 
 

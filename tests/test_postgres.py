@@ -201,8 +201,8 @@ def _tiny_batch(root: Path, course_id: str | None = None) -> tuple[Path, Path]:
     return course, subs
 
 
-TINY = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "120",
-        "--wall-seconds", "300", "--memory-mb", "3500", "--seed", "5"]
+TINY = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "300",
+        "--wall-seconds", "600", "--memory-mb", "3500", "--seed", "5"]
 
 
 def test_a_second_course_on_the_same_database_is_refused(postgres_url, env, tmp_path):
