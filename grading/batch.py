@@ -33,6 +33,7 @@ import nbformat
 from . import cgroups, feedback, judge, runtime, state, steps
 from .collect import Submission, collect
 from .course import REPO, Course, GradingError
+from .cluster import DEADLINE_MARGIN, INFRASTRUCTURE
 from .executors import executor_for
 from .sandbox import Caps, SandboxSpec
 
@@ -54,6 +55,8 @@ class Options:
     env: dict = field(default_factory=dict)  # the kernels' environment (COURSE_PROFILE)
     seed: str | None = None       # the hidden parameters' seed: stays in the grader (grading.judge)
     cluster: str | None = None    # a Dask scheduler's address (grading.executors); None: this machine
+    tls: dict | None = None       # {"ca", "cert", "key"}: the client's files for a tls:// cluster
+    task_deadline: float | None = None  # seconds per cluster task (default: wall + cluster.DEADLINE_MARGIN)
 
 
 @dataclass
@@ -72,6 +75,8 @@ class StudentRun:
         self.problems += [p for p in problems if p not in self.problems]
 
     def final_status(self) -> str:
+        if INFRASTRUCTURE in self.outcomes:  # not graded, whatever its other notebooks did
+            return INFRASTRUCTURE
         status = next((s for s in self.outcomes if s != "ok"), "ok")
         return "graded_with_problems" if status == "ok" and self.problems else status
 
@@ -99,7 +104,8 @@ def run(opts: Options) -> BatchResult:
     try:
         course = Course(opts.course_root, opts.assignment, opts.db_url)
         subs, skipped = collect(Path(opts.submissions), course.notebooks, opts.regex)
-        store = state.open_store(course.db_url, course.course_id, opts.assignment, course.state_dir)
+        store = state.open_store(course.db_url, course.course_id, opts.assignment, course.state_dir,
+                                 course.root)
         try:
             return _grade_batch(opts, course, store, subs, skipped)
         finally:
@@ -200,7 +206,8 @@ def _execute(opts, ctx, todo, batch_runtime, work, store, pipeline, result) -> N
                 jobs[(run.student, job.notebook)] = job
                 yield (run.student, job.notebook), job.folder
 
-    with executor_for(opts.workers, opts.cluster, batch_runtime) as execute:
+    deadline = opts.task_deadline or opts.caps.wall_seconds + DEADLINE_MARGIN
+    with executor_for(opts.workers, opts.cluster, batch_runtime, opts.tls, deadline) as execute:
         for (student, nb_id), worker_result in execute(prepared()):
             run = runs[student]
             try:
@@ -283,6 +290,7 @@ def _worker_result(answer) -> dict:
     reasons = answer.get("reasons") if isinstance(answer.get("reasons"), list) else []
     seconds = answer.get("seconds")
     return {"status": answer["status"] if isinstance(answer.get("status"), str) else "error",
+            "infrastructure": answer.get("infrastructure") is True,
             "reasons": [str(r)[:500] for r in reasons],
             "seconds": float(seconds) if isinstance(seconds, (int, float)) and seconds == seconds else 0.0}
 
@@ -292,10 +300,14 @@ def _collect(run: StudentRun, job: steps.Job, worker_result: dict, ctx) -> None:
     worker_result = _worker_result(worker_result)
     run.note(worker_result["reasons"])
     job.result = worker_result
-    before = len(job.problems)
-    saved = steps.after_execution(job, ctx)
-    run.note(job.problems[before:])
-    run.outcomes.append(worker_result["status"] if saved else "error")
+    if worker_result["infrastructure"]:  # nothing of it is a grade (grading.cluster)
+        run.outcomes.append(INFRASTRUCTURE)
+    else:
+        before = len(job.problems)
+        saved = steps.after_execution(job, ctx)
+        run.note(job.problems[before:])
+        failed = INFRASTRUCTURE if any(map(state.database_failure, job.problems[before:])) else "error"
+        run.outcomes.append(worker_result["status"] if saved else failed)
     run.seconds += worker_result["seconds"]
     shutil.rmtree(job.folder, ignore_errors=True)
 
@@ -304,7 +316,9 @@ def _record(run: StudentRun, course: Course, store, pipeline, result: BatchResul
     """The student's entry in the resume state; its feedback handed to the feedback children."""
     if run.status == "pending":
         run.status = run.final_status()
-    score, max_score = course.score(run.student)
+    if run.status == INFRASTRUCTURE:  # no score at all, not a 0: its other notebooks' go too
+        course.forget_submission(run.student)
+    score, max_score = course.score(run.student) if run.status != INFRASTRUCTURE else (None, None)
     # The feedback of an earlier grading never outlives it (a resubmission that cannot be read
     # scores 0: its old full-score page must not stay); the new one is rendered next.
     shutil.rmtree(course.folder("feedback", run.student), ignore_errors=True)

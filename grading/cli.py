@@ -5,9 +5,11 @@
     python -m grading export schedules --format canvas --roster roster.csv -o grades.csv
 
 Exit status: 0 when the batch completed (whatever the students scored), 2 for a wrong path, an
-unknown assignment or a machine that cannot sandbox (see --no-sandbox), 1 for anything else,
-including a batch that did nothing useful: no file matched a student, or every submission failed
-for one reason that is not the students' (grading.summary says which, and what to do).
+unknown assignment or a machine that cannot sandbox (see --no-sandbox), 3 when students remain
+not graded because of the infrastructure (cluster, database: listed; rerun to grade them), 1
+for anything else, including a batch that did nothing useful: no file matched a student, or
+every submission failed for one reason that is not the students' (grading.summary says which,
+and what to do).
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, budgets, report, summary
+from . import batch, budgets, report, state, summary
 from .batch import BatchResult, Options
+from .cluster import INFRASTRUCTURE
 from .collect import SubmissionError
 from .course import REPO, GradingError, load_config
 from .sandbox import Caps, SandboxUnavailable, check_sandbox, describe_isolation
+from .state import DatabaseUnavailable
 
 
 def parse_args(argv=None) -> Options:
@@ -54,9 +58,7 @@ def parse_args(argv=None) -> Options:
     p.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--cluster", metavar="tcp://HOST:8786",
-                   help="run the sandboxed executions on this Dask scheduler's workers "
-                        "(default: on this machine, --workers at a time)")
+    _cluster_options(p)
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels WITHOUT the sandbox (only for trusted notebooks)")
     p.add_argument("--shared-process-limit", action="store_true",
@@ -75,7 +77,30 @@ def parse_args(argv=None) -> Options:
                    workers=a.workers, regex=a.regex, db_url=a.db_url, caps=caps,
                    sandbox=not a.no_sandbox, datasets=a.datasets, feedback=not a.no_feedback,
                    report=not a.no_report, progress=not a.no_progress, env=env,
-                   seed=str(seed) if seed else None, cluster=a.cluster)
+                   seed=str(seed) if seed else None, cluster=a.cluster, tls=_tls(p, a),
+                   task_deadline=a.task_deadline)
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", metavar="tcp://HOST:8786",
+                   help="run the sandboxed executions on this Dask scheduler's workers "
+                        "(default: on this machine, --workers at a time)")
+    p.add_argument("--tls-ca-file", metavar="CA.pem", help="with a tls:// --cluster: the CA that signed "
+                   "the scheduler's and workers' certificates (Dask's TLS; docs/grading.md)")
+    p.add_argument("--tls-cert", metavar="CERT.pem", help="with a tls:// --cluster: the grader's certificate")
+    p.add_argument("--tls-key", metavar="KEY.pem", help="with a tls:// --cluster: the grader's private key")
+    p.add_argument("--task-deadline", type=float, default=None, metavar="SECONDS",
+                   help="with --cluster: seconds a task may run on a worker before it is cancelled and "
+                        "sent to another (default: --wall-seconds + 180)")
+
+
+def _tls(p: argparse.ArgumentParser, a: argparse.Namespace) -> dict | None:
+    files = {"ca": a.tls_ca_file, "cert": a.tls_cert, "key": a.tls_key}
+    if not any(files.values()):
+        return None
+    if not all(files.values()):
+        p.error("a TLS cluster needs all three of --tls-ca-file, --tls-cert and --tls-key")
+    return files
 
 
 def main(argv=None) -> int:
@@ -104,13 +129,32 @@ def main(argv=None) -> int:
     except (GradingError, SubmissionError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except Exception as exc:  # the gradebook's database failed past the store's retries
+        if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "psycopg"):
+            raise
+        print(f"error: {state.outage_message(exc, 0)}", file=sys.stderr)
+        return 3
     index = write_report(result) if opts.report else None
     print_summary(result, index, opts.feedback)
+    left = not_graded(result)
     failure = summary.batch_failure(result, opts.regex)
     if failure:
         print(f"error: {failure}", file=sys.stderr)
-        return 1
-    return 0
+    return 3 if left else 1 if failure else 0
+
+
+def not_graded(result: BatchResult) -> list[str]:
+    """Students the infrastructure could not grade (recorded, never as a number); said on stderr."""
+    left = sorted(s for s in result.students
+                  if (result.entries.get(s) or {}).get("status") == INFRASTRUCTURE)
+    if left:
+        print(f"error: {len(left)} student(s) not graded because of the infrastructure (no grade "
+              "recorded; `export` refuses them): " + ", ".join(left) + ". Fix the cause above and "
+              "rerun the same command: it grades only them.", file=sys.stderr)
+    return left
 
 
 def execute_timeout(course_root: Path) -> int:

@@ -42,6 +42,15 @@ def load_config(root: Path, db_url: str | None):
     return cfg
 
 
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(database)"
+
+
 def grade_id(cell) -> str | None:
     """The nbgrader grade_id of a cell, or None."""
     meta = cell.get("metadata", {}).get("nbgrader")
@@ -120,10 +129,18 @@ class Course:
         from nbgrader.api import MissingEntry
         with self.gradebook() as gb:
             try:
-                if {n.name for n in gb.find_assignment(self.assignment).notebooks} >= set(self.notebooks):
-                    return
+                found = gb.find_assignment(self.assignment)
             except MissingEntry:
-                pass
+                found = None
+            if found is not None and found.course_id != self.course_id:
+                raise GradingError(
+                    f"the gradebook {_safe_url(self.db_url)} holds assignment {self.assignment!r} of "
+                    f"another course ({found.course_id!r}; this course root's course_id is "
+                    f"{self.course_id!r}): nbgrader's tables are shared by every course in one "
+                    "database, so grading here would overwrite that course's grades. Use one "
+                    "database per course (createdb, then --db-url).")
+            if found is not None and {n.name for n in found.notebooks} >= set(self.notebooks):
+                return
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
         tmp = tempfile.mkdtemp(prefix="grading-release-")
@@ -154,6 +171,17 @@ class Course:
                     grade.needs_manual_grade = False
             gb.db.commit()
         shutil.rmtree(self.folder("autograded", student), ignore_errors=True)  # no stale feedback
+
+    def forget_submission(self, student: str) -> None:
+        """The student's submission out of the gradebook and autograded/ (it was not graded: no
+        score is better than a 0 that reads like one); submitted/ keeps the files for the rerun."""
+        from nbgrader.api import MissingEntry
+        with self.gradebook() as gb:
+            try:
+                gb.remove_submission(self.assignment, student)
+            except MissingEntry:
+                pass
+        shutil.rmtree(self.folder("autograded", student), ignore_errors=True)
 
     def score(self, student: str) -> tuple[float, float]:
         with self.gradebook() as gb:

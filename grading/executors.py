@@ -11,13 +11,14 @@ the gradebook, whichever executor ran the job.
 
 - Local (no --cluster): a thread pool of `workers` threads, each running `run_worker` (one
   `python -m grading.worker` process) on a job folder. Nothing to start.
-- Dask (`--cluster tcp://HOST:8786`): each job travels as data (the job settings, the sanitized
-  notebook, the IPython start-up files) to a worker of a running Dask cluster; there
-  `run_remote_job` writes it into a private temp folder, remaps the machine-specific paths (Python,
-  venv, datasets, seeded Keras cache) to the worker's own, runs the same `run_worker` in the same
-  sandbox with the same caps, and returns the executed notebook and the result as data. When a
-  worker is lost, the scheduler runs its tasks again on another worker (Dask's
-  `allowed-failures`); each task's result still reaches the grader once.
+- Dask (`--cluster tcp://HOST:8786` or `tls://`): each job travels as data (the job settings, the
+  sanitized notebook, the IPython start-up files, the grader's `state.worker_identity`) to a
+  worker of a running Dask cluster (`grading.cluster`: deadlines, retries, a lost scheduler);
+  there `run_remote_job` refuses it when the worker's grading code, Python or Keras differ or it
+  has no datasets, else writes it into a private temp folder, remaps the machine-specific paths
+  (Python, venv, datasets, seeded Keras cache) to the worker's own, runs the same `run_worker` in
+  the same sandbox with the same caps, and returns the executed notebook and the result as data.
+  A worker killed mid-task leaves its folder to the next task's sweep (`sweep_dead_folders`).
 """
 from __future__ import annotations
 
@@ -38,10 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import runtime
-from .course import GradingError
+from . import cluster, runtime, state
 
-CONNECT_SECONDS = 30
+REMOTE_PREFIX = "grading-dask-"  # a Dask worker's temp folder per task: grading-dask-PID-...-
 WORKER_MEMORY_MB = 4096  # the worker's own address space (soft: its kernel's limits are set apart)
 WORKER_GRACE_SECONDS = 120  # beyond the wall cap: the worker's own start and clean-up
 
@@ -92,23 +92,26 @@ def _run_job_folder(job_dir: Path) -> dict:
 
 # ----------------------------------------------------------------------------- executors
 @contextlib.contextmanager
-def executor_for(workers: int, cluster: str | None, batch_runtime: dict):
-    """The execute(jobs) function (see the module's docstring)."""
-    if not cluster:
+def executor_for(workers: int, cluster_address: str | None, batch_runtime: dict,
+                 tls: dict | None = None, deadline: float | None = None):
+    """The execute(jobs) function (see the module's docstring). `tls`: the client's certificate
+    files for a tls:// cluster; `deadline`: seconds a cluster task may run (grading.cluster)."""
+    if not cluster_address:
         with cf.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             yield functools.partial(_execute_locally, pool)
         return
-    from distributed import Client
-    try:
-        client = Client(cluster, timeout=CONNECT_SECONDS, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise GradingError(f"cannot reach the Dask scheduler at {cluster}: {exc}") from None
-    try:
-        yield functools.partial(_execute_on_dask, client, secrets.token_hex(8),
-                                runtime.startup_files(batch_runtime["ipythondir"]),
-                                batch_runtime["datasets"] is not None)
-    finally:
-        client.close()
+    client = cluster.connect(cluster_address, tls)
+    payload_of = functools.partial(_payload, runtime.startup_files(batch_runtime["ipythondir"]),
+                                   batch_runtime["datasets"] is not None, state.worker_identity())
+    yield functools.partial(cluster.execute, client, cluster_address, tls, secrets.token_hex(8),
+                            payload_of, deadline or cluster.DEADLINE_MARGIN)
+
+
+def _payload(startup: dict, need_datasets: bool, identity: dict, job_dir) -> dict:
+    """What a cluster task carries: the job as data, and what the worker must match."""
+    return {"job": json.loads((Path(job_dir) / "job.json").read_text()),
+            "notebook": (Path(job_dir) / "in.ipynb").read_text(),
+            "startup": startup, "need_datasets": need_datasets, "identity": identity}
 
 
 def _execute_locally(pool, jobs):
@@ -126,54 +129,75 @@ def _execute_locally(pool, jobs):
         yield futures.pop(fut), fut.result()
 
 
-def _execute_on_dask(client, run_tag: str, startup: dict, need_datasets: bool, jobs):
-    from distributed import as_completed
-    futures = {}
-    finished = as_completed(loop=client.loop)  # not Dask's default client: ours
-    for key, job_dir in jobs:
-        payload = {"job": json.loads((Path(job_dir) / "job.json").read_text()),
-                   "notebook": (Path(job_dir) / "in.ipynb").read_text(),
-                   "startup": startup, "need_datasets": need_datasets}
-        # An explicit, unique task key: Dask must never merge two students' identical notebooks.
-        fut = client.submit(run_remote_job, payload, key=f"grade-{run_tag}-{key[0]}-{key[1]}", pure=False)
-        futures[fut.key] = (key, job_dir)
-        finished.add(fut)
-        while finished.has_ready():
-            yield _dask_answer(next(finished), futures)
-    for fut in finished:
-        yield _dask_answer(fut, futures)
+# ---------------------------------------------------------------------- on a Dask worker
+def _refusal(payload: dict) -> str | None:
+    """Why this worker cannot run the grader's tasks, or None: other grading code, another
+    Python or Keras (state.worker_identity), or no datasets where the job needs them."""
+    mine, theirs = state.worker_identity(), payload.get("identity") or {}
+    for what in ("code", "python", "keras"):
+        if mine.get(what) != theirs.get(what):
+            return (f"Dask worker {os.uname().nodename} runs other {'grading code' if what == 'code' else what} "
+                    f"({what} {str(mine.get(what))[:12]}, the grader's {str(theirs.get(what))[:12]}): "
+                    "it refuses the grader's tasks; install the grader's version on it")
+    if payload.get("need_datasets") and not runtime.has_datasets(runtime.datasets_dir()):
+        return (f"Dask worker {os.uname().nodename} has no datasets at {runtime.datasets_dir()} "
+                "(set COURSE_DATASETS for the worker)")
+    return None
 
 
-def _dask_answer(fut, futures: dict):
-    """((student, notebook), result) of a finished task; its executed notebook into the job folder."""
-    key, job_dir = futures.pop(fut.key)
+def _worker_address() -> str | None:
     try:
-        answer = fut.result()
-    except Exception as exc:  # e.g. KilledWorker: the task killed `allowed-failures` workers
-        answer = {"result": {"status": "error",
-                             "reasons": [f"cluster could not run it: {type(exc).__name__}: {exc}"[:300]]},
-                  "executed": None}
-    if answer.get("executed") is not None:
-        out = Path(job_dir) / "out.ipynb"
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(answer["executed"])
-        os.replace(tmp, out)
-    return key, answer["result"]
+        from distributed import get_worker
+        return get_worker().address
+    except Exception:
+        return None
+
+
+def sweep_dead_folders(tmpdir: str | None = None) -> list[str]:
+    """Remove the temp folders of Dask workers that were killed mid-task (their process is gone)."""
+    swept = []
+    for folder in Path(tmpdir or tempfile.gettempdir()).glob(f"{REMOTE_PREFIX}*-"):
+        pid = folder.name[len(REMOTE_PREFIX):].split("-")[0]
+        if pid.isdigit() and folder.owner() == _me() and _gone(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(str(folder))
+    return swept
+
+
+def _me() -> str:
+    import pwd
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _gone(pid: int) -> bool:
+    """True when the process is no more, or is a zombie (killed, not reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def run_remote_job(payload: dict) -> dict:
-    """Runs on a Dask worker: one job, in a private temp folder; returns what came out, as data."""
-    tmp = Path(tempfile.mkdtemp(prefix="grading-dask-"))
+    """Runs on a Dask worker: one job, in a private temp folder; returns what came out, as data
+    (or {"refused": why} when this worker cannot run the grader's tasks: `_refusal`)."""
+    refused = _refusal(payload)
+    if refused:
+        return {"refused": refused, "worker": _worker_address()}
+    sweep_dead_folders()
+    # The worker's pid in the name: a worker killed mid-task leaves it to the next one's sweep.
+    tmp = Path(tempfile.mkdtemp(prefix=f"{REMOTE_PREFIX}{os.getpid()}-", suffix="-"))
     try:
         os.chmod(tmp, 0o755)  # the sandbox's uid reads the start-up files below
         runtime.unpack_startup(payload["startup"], tmp / "ipython")
         spec = dict(payload["job"]["sandbox"])
         if payload["need_datasets"]:
             datasets = runtime.datasets_dir()
-            if not runtime.has_datasets(datasets):
-                return {"result": {"status": "error", "reasons": [
-                    f"Dask worker {os.uname().nodename} has no datasets at {datasets} "
-                    "(set COURSE_DATASETS for the worker)"]}, "executed": None}
             spec.update(datasets=runtime.kernel_datasets(datasets), keras_seed=runtime.keras_seed(str(datasets)))
         job_dir = tmp / "job"
         (job_dir / "scratch").mkdir(parents=True)
@@ -187,6 +211,7 @@ def run_remote_job(payload: dict) -> dict:
         (job_dir / "job.json").write_text(json.dumps(job))
         result = run_worker(job_dir, spec["caps"]["wall_seconds"])
         out = job_dir / "out.ipynb"
-        return {"result": result, "executed": out.read_text() if out.exists() else None}
+        return {"result": result, "executed": out.read_text() if out.exists() else None,
+                "worker": _worker_address()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -25,7 +25,7 @@ CANVAS_NAME = re.compile(r"^[^_/]+_(?:LATE_)?\d+_\d+_")
 FINE = ("ok",)
 KINDS = {"graded_with_problems": "graded with problems", "timeout": "timed out",
          "kernel_died": "kernel died", "capped": "stopped at a cap", "error": "grading failed",
-         "not_graded": "not gradable"}
+         "not_graded": "not gradable", "infrastructure_error": "not graded (infrastructure)"}
 
 
 def regex_hint(skipped: list[str]) -> str:
@@ -84,6 +84,13 @@ def _kinds(result) -> str:
     return ", ".join(f"{KINDS.get(k, k)} {n}" for k, n in sorted(counts.items())) or "none"
 
 
+def _points(entry: dict) -> str:
+    """A student's points, or "no score" (not graded because of the infrastructure: never a 0)."""
+    if entry.get("score") is None:
+        return "no score"
+    return f"{entry['score']:g}/{entry['max_score']:g}"
+
+
 def _shown(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
@@ -117,7 +124,7 @@ def lines(result, index: Path | None, feedback: bool) -> list[str]:
         out.append(f"Not graded fully ({len(bad)}):")
         for s in sorted(bad):
             e = entries[s]
-            out.append(f"  {s}: {e['status']}, {e['score']:g}/{e['max_score']:g}: "
+            out.append(f"  {s}: {e['status']}, {_points(e)}: "
                        + "; ".join(e["problems"] or ["-"]))
     elif students:
         out.append("Every submission was graded fully.")

@@ -12,16 +12,24 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from helpers.course import grading_cmd, make_course, read_grades
+from helpers.course import grading_cmd, make_course, read_grades, run_grading
 from helpers.small_batch import ASSIGNMENT, FAST, default_grades, grade, small_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
+SERVER: dict = {}  # how the session's server is stopped and started again (the outage tests)
+
+
+def pg_ctl(*args: str) -> None:
+    subprocess.run([*SERVER["pg_ctl"], *args], cwd=SERVER["base"], check=True, capture_output=True,
+                   timeout=120)
 
 
 def _pg_bin() -> Path:
@@ -53,6 +61,8 @@ def postgres_url():
     # No TCP at all: the server listens on a Unix socket in our private folder only.
     pg(bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "start",
        "-o", f"-k {base} -c listen_addresses='' -c fsync=off")
+    SERVER.update(pg_ctl=[*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
+                          "-t", "60"], base=base, options=f"-k {base} -c listen_addresses='' -c fsync=off")
     try:
         import psycopg
         with psycopg.connect(host=str(base), user="postgres", dbname="postgres", autocommit=True) as c:
@@ -174,3 +184,120 @@ def test_two_graders_on_one_database_grade_each_submission_once(postgres_url, en
     baseline = default_grades(tmp_path_factory, env)
     assert all(grades[s]["_submissions"] == 1 for s in "abcd")
     assert {s: grades[s] for s in "abcd"} == {s: baseline["reference" if s == "b" else "release"] for s in "abcd"}
+
+
+# ----------------------------------------------------- outages, dead graders, two courses
+def _tiny_batch(root: Path, course_id: str | None = None) -> tuple[Path, Path]:
+    from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
+    import nbformat
+    course = tiny_course(root)
+    if course_id:
+        with open(course / "nbgrader_config.py", "a") as fh:
+            fh.write(f"\nc.CourseDirectory.course_id = {course_id!r}\n")
+    subs = root / "subs"
+    for name, body in (("p1", RIGHT), ("p2", WRONG)):
+        (subs / name).mkdir(parents=True)
+        nbformat.write(student_nb(body), subs / name / f"{A}.ipynb")
+    return course, subs
+
+
+TINY = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "300",
+        "--wall-seconds", "600", "--memory-mb", "3500", "--seed", "5"]
+
+
+def test_a_second_course_on_the_same_database_is_refused(postgres_url, env, tmp_path):
+    """Course tdnn grades p1; course tdnn2, on the same database with its own `tiny` and its own
+    p1, is refused with a clear message, and tdnn's p1 keeps its grade."""
+    from grading.export import export
+    from helpers.tiny import A
+    url = new_database(postgres_url, "tdnn_two_courses")
+    first, subs = _tiny_batch(tmp_path / "first")
+    proc = run_grading(first, A, subs, *TINY, "--db-url", url, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    second, subs2 = _tiny_batch(tmp_path / "second", course_id="tdnn2")
+    proc = run_grading(second, A, subs2, *TINY, "--db-url", url, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr[-3000:]
+    assert "of another course ('tdnn'" in proc.stderr and "one database per course" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    text, _ = export(url, "tdnn", A, "csv")
+    assert {r.split(",")[0]: r.split(",")[1] for r in text.splitlines()[1:]} == {"p1": "3", "p2": "0"}
+
+
+def test_a_dead_graders_claims_are_taken_back_by_its_rerun_only(postgres_url, tmp_path):
+    """A grader killed while it holds p1: the export refuses p1 (being graded), a grader from
+    another course root must wait for the lease, and a rerun from the same root and host takes
+    it back at once."""
+    from grading.export import not_final, read_states
+    from grading.state import DatabaseStore
+    url = new_database(postgres_url, "tdnn_dead")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = DatabaseStore(url, "tdnn", "a3", root=tmp_path / "one")
+    assert killed.claim("p1", "key")
+    host, _, where = killed.owner.split(":")
+    import sqlalchemy
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:  # as if its process had been killed: its pid is gone
+        conn.execute(sqlalchemy.text("UPDATE grading_state SET owner = :dead WHERE owner = :me"),
+                     {"dead": f"{host}:{dead.pid}:{where}", "me": killed.owner})
+    engine.dispose()
+    # What the export reads: p1 is not final (listed as being graded, never a number).
+    assert not_final(read_states(url, "tdnn", "a3")["p1"]).startswith("claimed: being graded by")
+    other_root = DatabaseStore(url, "tdnn", "a3", root=tmp_path / "two")
+    assert not other_root.claim("p1", "key"), "another course root took a claim whose lease runs"
+    rerun = DatabaseStore(url, "tdnn", "a3", root=tmp_path / "one")
+    assert rerun.claim("p1", "key"), "the dead grader's own rerun could not take its claim back"
+    for store in (killed, other_root, rerun):
+        store.close()
+
+
+def test_a_database_outage_is_waited_out_then_one_line(postgres_url, tmp_path, capsys):
+    """The store retries through a server restart (down for a few seconds); past its limit it
+    gives one line saying what to do, not a traceback."""
+    from grading.state import DatabaseStore, DatabaseUnavailable
+    url = new_database(postgres_url, "tdnn_outage")
+    store = DatabaseStore(url, "tdnn", "a4", root=tmp_path, outage_seconds=60)
+    assert store.claim("p1", "key")
+    pg_ctl("stop", "-m", "fast")
+    restart = threading.Timer(4, pg_ctl, args=("start", "-o", SERVER["options"]))
+    restart.start()
+    try:
+        store.record("p1", {"key": "key", "status": "ok", "problems": [], "score": 1})
+    finally:
+        restart.join()
+    assert "gradebook database unreachable, retrying" in capsys.readouterr().err
+    store.refresh()
+    assert store.entries["p1"]["status"] == "ok"
+    pg_ctl("stop", "-m", "fast")
+    try:
+        store.outage_seconds = 2
+        with pytest.raises(DatabaseUnavailable, match="Rerun the same command once it is back") as info:
+            store.claim("p2", "key")
+        assert "\n" not in str(info.value)
+    finally:
+        pg_ctl("start", "-o", SERVER["options"])
+    store.close()
+
+
+def test_a_server_restart_mid_batch_ends_graded_or_listed(postgres_url, env, tmp_path):
+    """PostgreSQL restarted while a batch runs: the batch ends with everyone graded right, or
+    with exit 3 or a one-line error (no traceback) and a rerun grades the rest; the export then
+    has the right grades."""
+    from grading.export import export
+    from helpers.tiny import A
+    url = new_database(postgres_url, "tdnn_restart")
+    course, subs = _tiny_batch(tmp_path)
+    cmd = grading_cmd(course, A, subs, *TINY, "--db-url", url)
+    run_env = dict(env, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen(cmd, cwd=run_env["PYTHONPATH"], env=run_env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(15)  # the batch has started: the assignment recorded, kernels running
+    pg_ctl("restart", "-m", "fast", "-o", SERVER["options"])
+    out, err = proc.communicate(timeout=900)
+    assert "Traceback" not in err, err[-3000:]
+    assert proc.returncode in (0, 2, 3), f"{proc.returncode}\n{out}\n{err[-3000:]}"
+    if proc.returncode != 0:
+        again = run_grading(course, A, subs, *TINY, "--db-url", url, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+    text, _ = export(url, "tdnn", A, "csv")
+    assert {r.split(",")[0]: r.split(",")[1] for r in text.splitlines()[1:]} == {"p1": "3", "p2": "0"}

@@ -61,7 +61,7 @@ def test_every_module_on_a_grades_path_is_in_the_key(tmp_path):
     package = _copy_package(tmp_path)
     covered = {str(p.relative_to(package)) for p in state.grade_code(package)}
     # The loop, every step of a notebook's trip, the processes it starts, and all the checks.
-    assert {"batch.py", "steps.py", "intake.py", "course.py", "judge.py", "probes.py", "executors.py",
+    assert {"batch.py", "steps.py", "intake.py", "course.py", "judge.py", "probes.py", "executors.py", "cluster.py",
             "worker.py", "sandbox.py", "jail.py", "outputs.py", "cgroups.py", "runtime.py",
             "seccomp.py", "connfs.py", "worker_limits.py", "sanitize.py",
             "checks/__init__.py", "checks/schedules.py", "checks/cifar10.py"} <= covered
@@ -98,3 +98,18 @@ def test_a_courses_own_checks_are_in_the_key(tmp_path):
     own.mkdir(parents=True)
     (own / "a.py").write_text("checks = None\n")
     assert _key(tmp_path, state.PACKAGE) != before
+
+
+def test_the_workers_identity_is_the_hash_of_the_worker_side_code(tmp_path):
+    """What a Dask task carries (grading.cluster): the same hash function as the key, over the
+    modules a worker runs; grader-only code (the checks, the verdicts) is not in it."""
+    package = _copy_package(tmp_path)
+    worker_side = {str(p.relative_to(package)) for p in state.grade_code(package, state.WORKER_ROOT)}
+    assert {"executors.py", "cluster.py", "worker.py", "sandbox.py", "runtime.py", "jail.py"} <= worker_side
+    assert not worker_side & {"batch.py", "judge.py", "checks/__init__.py", "checks/schedules.py"}
+    before = state.worker_identity(package)
+    assert set(before) == {"code", "python", "keras"} and before["keras"]
+    _touch_docstring(package / "judge.py")
+    assert state.worker_identity(package) == before
+    _touch_docstring(package / "worker.py")
+    assert state.worker_identity(package)["code"] != before["code"]
