@@ -171,3 +171,27 @@ def test_every_batch_report_lists_the_copied_pair_and_not_the_others(graded):
     assert float(pairs[0]["similarity"]) >= 0.5
     grades = {r["student_id"]: float(r["score"]) for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
     assert grades == {"ann": 3.0, "ben": 3.0, "cy": 3.0, "dee": 3.0}  # it informs; it changes no grade
+
+
+def test_class_scores_in_two_queries_equal_nbgrader_per_object_scores(tmp_path):
+    """report's scores (Course.cell_scores -> course.read_cell_scores) as nbgrader's properties
+    give them, on the synthetic gradebook of scripts/bench_export.py (manual scores over automatic
+    ones, extra credit, a written answer waiting for its grade, late penalties)."""
+    import sys
+    sys.path.insert(0, str(REPO / "scripts"))
+    from bench_export import ASSIGNMENT, COURSE, build_gradebook
+    from nbgrader.api import Gradebook
+    from grading.course import read_cell_scores
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    build_gradebook(url, 40, seed=3)
+    students = [f"s{i:05d}" for i in range(40)] + ["nobody"]
+    with Gradebook(url, COURSE) as gb:
+        fast = read_cell_scores(gb, ASSIGNMENT, students)
+        for student in students[:-1]:
+            sub = gb.find_submission(ASSIGNMENT, student)
+            cells = {g.name: (float(g.score), float(g.max_score)) for nb in sub.notebooks
+                     for g in nb.grades if g.cell.cell_type == "code"}
+            assert fast[student] == {"score": pytest.approx(float(sub.score)),
+                                     "max_score": float(sub.max_score), "cells": cells}, student
+    assert fast["nobody"] is None
+    assert len({e["score"] for e in fast.values() if e}) > 5
