@@ -1,23 +1,30 @@
-"""The batch report (grading/report.py): bounded at 10,000 students (histograms, not one bar per
-student; HTML tables cut, the CSV files whole), spreadsheet-safe grades.csv, integer counts, and
-the similarity section of every batch report, end to end on a `tiny` batch in which one student
-handed in another's answer with the names changed and the helpers reordered."""
+"""What a batch leaves for the instructor and the students.
+
+The report (grading/report.py): bounded at 10,000 students (histograms, not one bar per student;
+HTML tables cut, the CSV files whole), spreadsheet-safe grades.csv, integer counts, and the
+similarity section of every batch report. The feedback page (grading/feedback_page.py): a summary
+named after the tasks with the message of every lost point, and math that renders in Chromium with
+the network blocked. Both end to end on one `tiny` batch (its task text given a heading and math)
+in which one student handed in another's answer with the names changed and the helpers reordered,
+one wrote their own, and one got it wrong."""
 from __future__ import annotations
 
 import csv
 import io
 import random
+import re
 
 import nbformat
 import pytest
 from PIL import Image
 
+from helpers.browser import network_log, offline_chromium
 from helpers.course import REPO, run_grading
-from helpers.tiny import A, RIGHT, student_nb, tiny_course
+from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
 from grading import report
 from grading.similarity import find_similar
 
-CAPS = ["--workers", "2", "--cell-seconds", "30", "--wall-seconds", "90"]
+CAPS = ["--workers", "2", "--cell-seconds", "180", "--wall-seconds", "900"]
 
 
 def synthetic(n: int, seed: int = 0):
@@ -128,6 +135,13 @@ def add(x, y):
         acc += sgn(y) * d * 10 ** e
     return acc
 '''
+TASK_TEXT = """# Tiny
+
+## 1. Adding two numbers
+
+$$s(a, b) = a + b \\quad\\text{for all } a, b \\in \\mathbb{Z}$$
+
+Write `add` so that it returns $s(a, b)$; the cost is `$5` per call."""
 # Cy's own solution of the same task.
 CY = '''import operator
 from functools import reduce
@@ -152,7 +166,11 @@ def env(offline_env):
 def graded(tmp_path_factory, env):
     root = tmp_path_factory.mktemp("report")
     course, subs = tiny_course(root), root / "subs"
-    for student, body in {"ann": ANN, "ben": BEN, "cy": CY, "dee": RIGHT}.items():
+    source = course / "solutions" / A / f"{A}.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[0].source = TASK_TEXT
+    nbformat.write(nb, source)
+    for student, body in {"ann": ANN, "ben": BEN, "cy": CY, "dee": RIGHT, "eve": WRONG}.items():
         (subs / student).mkdir(parents=True)
         nbformat.write(student_nb(body), subs / student / f"{A}.ipynb")
     proc = run_grading(course, A, subs, *CAPS, env=env)
@@ -170,7 +188,67 @@ def test_every_batch_report_lists_the_copied_pair_and_not_the_others(graded):
     assert [(p["student_a"], p["student_b"]) for p in pairs] == [("ann", "ben")]
     assert float(pairs[0]["similarity"]) >= 0.5
     grades = {r["student_id"]: float(r["score"]) for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
-    assert grades == {"ann": 3.0, "ben": 3.0, "cy": 3.0, "dee": 3.0}  # it informs; it changes no grade
+    assert grades == {"ann": 3.0, "ben": 3.0, "cy": 3.0, "dee": 3.0, "eve": 0.0}  # it changes no grade
+
+
+def feedback_of(course, student):
+    return course / "feedback" / student / A / f"{A}.html"
+
+
+@pytest.mark.slow
+def test_feedback_summary_is_named_after_the_tasks_with_what_was_lost(graded):
+    course, _ = graded
+    page = feedback_of(course, "eve").read_text()
+    summary = page[page.index("<div id=\"toc\">"):page.index("</ol>")]
+    assert "1. Adding two numbers: the visible example" in summary
+    assert "1. Adding two numbers: checks on inputs drawn at grading time" in summary
+    assert "Test cell" not in summary
+    assert summary.count("class=\"lost-message\"") == 2
+    assert "add(1, 2)" in summary  # the visible example's own message
+    right = feedback_of(course, "dee").read_text()
+    right_summary = right[right.index("<div id=\"toc\">"):right.index("</ol>")]
+    assert "lost-message" not in right_summary and right_summary.count("&#10003;") == 2
+    for page in (page, right):
+        assert "BEGIN HIDDEN TESTS" not in page and "add(-5, 7)" not in page
+        assert "cdnjs" not in page and not re.search(r"<script[^>]+src=", page)  # nothing to fetch
+        assert "<math" in page and "$$" not in page
+        assert "`$5`" not in page and "$5</code>" in page  # code is not math
+
+
+@pytest.mark.slow
+def test_feedback_page_renders_offline_in_chromium(graded, tmp_path):
+    course, _ = graded
+    driver = offline_chromium(tmp_path / "chromium-profile")
+    try:
+        driver.get(feedback_of(course, "eve").as_uri())
+        blocked = driver.execute_async_script(
+            "const done = arguments[0]; fetch('https://example.org/').then(() => done('reached'),"
+            " () => done('blocked'))")
+        assert blocked == "blocked", "the browser reached the network: this test would prove nothing"
+        network_log(driver)
+        driver.refresh()
+        seen = driver.execute_script("""
+            const box = e => e.getBoundingClientRect();
+            const math = Array.from(document.querySelectorAll('math'));
+            const frac = document.querySelector('math mrow, math mi');
+            const body = document.body.cloneNode(true);
+            body.querySelectorAll('pre, code, script, style, math').forEach(e => e.remove());
+            return {math: math.length, drawn: math.filter(m => box(m).width > 0 && box(m).height > 0).length,
+                    block: math.filter(m => m.getAttribute('display') === 'block').length,
+                    mathml: typeof MathMLElement !== 'undefined' && math.every(m => m instanceof MathMLElement),
+                    text: body.textContent,
+                    summary: Array.from(document.querySelectorAll('#toc li.task-summary > a')).map(a => a.textContent),
+                    scripts: document.scripts.length};""")
+        requested, failed = network_log(driver)
+    finally:
+        driver.quit()
+    assert seen["math"] >= 2 and seen["drawn"] == seen["math"] and seen["block"] == 1, seen
+    assert seen["mathml"], "the browser did not take the math for MathML"
+    assert "$" not in seen["text"].replace("$5", ""), "raw TeX left on the page"
+    assert seen["summary"] == ["1. Adding two numbers: the visible example",
+                               "1. Adding two numbers: checks on inputs drawn at grading time"]
+    assert [u for u in requested if not u.startswith(("file:", "data:"))] == [], requested
+    assert failed == [], failed
 
 
 def test_class_scores_in_two_queries_equal_nbgrader_per_object_scores(tmp_path):
