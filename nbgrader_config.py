@@ -44,13 +44,22 @@ c.IgnorePattern.pattern = (
     r")"
 )
 
-# Feedback: no hidden test code, no tracebacks that quote it, no live HTML from student output.
+# Feedback: no hidden test code, no tracebacks that quote it, no live HTML from student output;
+# a summary named after the tasks with the message of each lost point, and math as MathML
+# (nothing fetched from the network): grading/feedback_page.py and its template.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "grading.feedback_page.TeachingFeedback",   # before StripHiddenTests: it sees the hidden cells
     "grading.hidden_tests.StripHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.HTMLExporter.sanitize_html = True
+# The template only for generate_feedback's exporter (a section nested under its parent's class),
+# so that the formgrader keeps its own.
+from grading.feedback_page import template_dirs, template_paths  # noqa: E402 (HERE is on sys.path)
+c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = template_dirs()
+c.GenerateFeedback.HTMLExporter.extra_template_paths = template_paths()
 
 # `nbgrader zip_collect ASSIGNMENT`: notebooks downloaded from Colab (or an LMS), saved as
 # downloaded/ASSIGNMENT/archive/<student_id>--<file name>.ipynb (loose or inside .zip files),

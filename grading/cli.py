@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, budgets, report, state, summary
+from . import batch, budgets, report, similarity, state, summary
 from .batch import BatchResult, Options
 from .cluster import INFRASTRUCTURE
 from .collect import SubmissionError
@@ -165,8 +165,11 @@ def execute_timeout(course_root: Path) -> int:
 def write_report(result: BatchResult) -> Path:
     course = result.course
     students = sorted(set(result.entries) | set(result.students))
+    similar = similarity.of_batch(course.folder("release"),
+                                  {s: course.folder("autograded", s) for s in students},
+                                  course.root / "chapters", workers=os.cpu_count() or 1)
     return report.write_report(course.report_dir, result.assignment, result.entries,
-                               course.cell_scores(students))
+                               course.cell_scores(students), similar)
 
 
 def print_summary(result: BatchResult, index: Path | None = None, feedback: bool = True) -> None:

@@ -4,6 +4,7 @@ It changes no grade: similar code is a reason for the instructor to look, not a 
 
     answers = read_answers({student: autograded_folder, ...})      # the solution cells
     result = find_similar(answers, excluded=[*release_code(release), *map(code_cells, chapters)])
+    result = of_batch(release_folder, folders, chapters_folder)  # the same, as the batch report does
     html, rows = to_html(result), csv_rows(result)                 # for the batch report
 
 The comparison is copydetect's (a maintained implementation of MOSS's winnowing, offline, pure
@@ -111,6 +112,22 @@ def read_answers(folders: dict[str, Path]) -> dict[str, str]:
     return answers
 
 
+def of_batch(release: Path, folders: dict[str, Path], chapters: Path | None = None,
+             workers: int = 1):
+    """The batch report's comparison: the answers in `folders` (student -> autograded folder),
+    without the code of the release's notebooks (folder `release`) and of the book's chapters
+    (`chapters`/*.md, when the course has them). A Similarity, or the exception that stopped it
+    (the report says so; the grades are already saved)."""
+    try:
+        excluded = [text for nb in sorted(Path(release).glob("*.ipynb")) for text in release_code(nb)]
+        if chapters is not None and Path(chapters).is_dir():
+            excluded += [code_cells(page) for page in sorted(Path(chapters).glob("*.md"))]
+        return find_similar(read_answers(folders), excluded, workers=workers)
+    except Exception as exc:  # the comparison informs; it must not lose the batch's report
+        logging.getLogger(__name__).warning("similarity: %s", exc)
+        return exc
+
+
 # ------------------------------------------------------------------------------ comparing
 def common_limit(n: int) -> int:
     """Fingerprints shared by more submissions than this are everybody's code, not a copy's."""
@@ -216,9 +233,9 @@ def csv_rows(result: Similarity) -> list[list]:
     return rows
 
 
-def to_html(result: Similarity) -> str:
+def to_html(result: Similarity, max_rows: int | None = None) -> str:
     """A section for the batch report: what was compared, the flagged pairs with the longest
-    shared passage, and the clusters. Everything a student wrote is escaped."""
+    shared passage (the first `max_rows`), and the clusters. Everything a student wrote is escaped."""
     esc = html.escape
     parts = [f"<section id='similarity'><h2>Similar answer code ({len(result.pairs)} pair(s))</h2>",
              f"<p>{result.compared} submissions compared on their answer cells, with the release's "
@@ -227,19 +244,22 @@ def to_html(result: Similarity) -> str:
              f"{result.threshold:.0%} of each one's answer code is found in the other's (names, "
              "comments and layout do not count). This informs; it changes no grade.</p>"]
     if result.too_short:
-        parts.append(f"<p>Too little own code to compare ({len(result.too_short)}): "
-                     f"{esc(', '.join(result.too_short))}.</p>")
+        names = ", ".join(result.too_short[:50]) + (" ..." if len(result.too_short) > 50 else "")
+        parts.append(f"<p>Too little own code to compare ({len(result.too_short)}): {esc(names)}.</p>")
     if not result.pairs:
         parts.append("<p>None.</p></section>")
         return "\n".join(parts)
     parts.append("<table><thead><tr><th>student</th><th>student</th><th>similarity</th>"
                  "<th>shares</th><th>longest shared passage</th></tr></thead><tbody>")
-    for p in result.pairs:
+    for p in result.pairs[:max_rows]:
         parts.append(f"<tr><td>{esc(p.a)}</td><td>{esc(p.b)}</td><td>{p.similarity:.2f}</td>"
                      f"<td>{p.share_a:.2f} / {p.share_b:.2f}</td>"
                      f"<td><details><summary>{p.shared} characters</summary><pre>{esc(p.excerpt)}"
                      "</pre></details></td></tr>")
-    parts.append("</tbody></table><h3>Clusters</h3><ul>")
-    parts += [f"<li>{len(g)} submissions: {esc(', '.join(g))}</li>" for g in result.clusters]
+    parts.append("</tbody></table>")
+    if max_rows is not None and len(result.pairs) > max_rows:
+        parts.append(f"<p>... and {len(result.pairs) - max_rows} more pairs.</p>")
+    parts.append("<h3>Clusters</h3><ul>")
+    parts += [f"<li>{len(g)} submissions: {esc(', '.join(g))}</li>" for g in result.clusters[:max_rows]]
     parts.append("</ul></section>")
     return "\n".join(parts)

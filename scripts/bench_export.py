@@ -9,7 +9,9 @@ Each gradebook has one assignment of two notebooks (12 autograded cells and a ma
 written answer), random scores, late penalties, manual scores with extra credit and a few
 submissions still waiting for a manual grade; the grading state says every student was graded.
 "Export" is the whole `build` of a Canvas file (grades, state, a roster of N rows, checks, CSV);
-"read" is the score query alone. The per-object reading is timed up to --per-object-max
+"read" is the score query alone. "Report" is the batch report of the same class (every student's
+cell scores from the gradebook, grades.csv, the figures and the page: grading/report.py), without
+its similarity section (scale_model.py counts that, from tokenizing answers). The per-object reading is timed up to --per-object-max
 submissions (it grows faster than linearly; 10,004 did not finish in 400 s on 5e81a18).
 """
 from __future__ import annotations
@@ -176,6 +178,24 @@ def bench(label: str, db_url: str, root: Path, n: int, per_object_max: int) -> N
         same = old == {g.student_id: (g.score, g.needs_manual_grade) for g in grades}
         line += f"; per-object reading {t_old:6.2f} s, same grades: {'yes' if same else 'NO'}"
     print(line + f"  [gradebook built in {t_build:.1f} s]", flush=True)
+    t_scores, t_report = bench_report(db_url, root, n)
+    print(f"{label:10s} {n:6d} submissions: report {t_scores + t_report:6.2f} s (scores {t_scores:5.2f} s, "
+          f"page and figures {t_report:5.2f} s)", flush=True)
+
+
+def bench_report(db_url: str, root: Path, n: int) -> tuple[float, float]:
+    """(seconds to read every student's cell scores, seconds to write the report)."""
+    from nbgrader.api import Gradebook
+    from grading.course import read_cell_scores
+    from grading.report import write_report
+    students = [f"s{i:05d}" for i in range(n)]
+    rng = random.Random(1)
+    entries = {s: {"status": "ok", "problems": [], "seconds": rng.uniform(5, 60), "files": {}}
+               for s in students}
+    with Gradebook(db_url, COURSE) as gb:
+        t_scores, scores = timed(read_cell_scores, gb, ASSIGNMENT, students)
+    t_report, _ = timed(write_report, root / "report", ASSIGNMENT, entries, scores)
+    return t_scores, t_report
 
 
 def main(argv=None) -> None:

@@ -16,7 +16,12 @@ Measures here, on this machine, the cost of each part of one task:
 - the grader's own work per submission (it is the single gradebook writer, so this part is
   serial): sanitizing and saving the grades (nbgrader's SaveAutoGrades etc.);
 - feedback per submission: `grading.feedback.generate` on 3 students in one child process
-  (as the pipeline runs it, up to 16 per child), divided by 3.
+  (as the pipeline runs it, up to 16 per child), divided by 3;
+- the end of the batch, after the last grade: the report (every student's scores from the
+  gradebook, grades.csv, figures, page) and the export (the LMS file from one aggregate query) on
+  a synthetic gradebook of all N submissions (scripts/bench_export.py's), and the report's
+  similarity section: tokenizing the cifar10 reference's answer cells, per answer (20 answers),
+  shared among the grader's cores as the report does.
 
 Model of batch.py as it is: three streams run at once. Each two-core worker grades one submission
 at a time (2 kernel threads): N x task / W. The grader's one thread sanitizes each submission
@@ -24,7 +29,7 @@ just before sending it and saves each result as it comes: N x (sanitize + save +
 scheduler overhead). Feedback is rendered by child processes on the grader's machine as soon as a
 student's grades are saved, `--grader-cores` - 1 at a time (batch.py with --cluster): N x
 feedback / (cores - 1). The batch takes the slowest of the three plus the pipeline's fill and
-drain (one sanitize, one task, one feedback).
+drain (one sanitize, one task, one feedback), then the end of the batch.
 """
 from __future__ import annotations
 
@@ -155,6 +160,30 @@ def grader_work(course: Path, executed_path: Path, students: int = 3) -> tuple[f
     return tuple(statistics.median(v) for v in parts.values())
 
 
+def end_of_batch(tmp: Path, n: int, grader_cores: int) -> tuple[float, float, float]:
+    """Seconds of (report, export, similarity on `grader_cores` cores) for n submissions."""
+    from bench_export import ASSIGNMENT, COURSE, bench_report, build_gradebook, write_state_and_roster
+    from helpers.course import solution_sources
+    from grading.export import build
+    from grading.similarity import find_similar
+    root = tmp / "end-of-batch"
+    root.mkdir()
+    url = f"sqlite:///{root / 'gradebook.db'}"
+    roster = write_state_and_roster(root, n)
+    build_gradebook(url, n)
+    scores, page = bench_report(url, root, n)
+    t = time.monotonic()
+    build(url, COURSE, ASSIGNMENT, "canvas", roster, column="Bench (4711)", allow_missing=True,
+          autograded_dir=root / "autograded")
+    export = time.monotonic() - t
+    answer = "\n".join(solution_sources(REPO, "cifar10").values())
+    answers = {f"s{i}": answer.replace("model", f"model{i}") for i in range(20)}
+    t = time.monotonic()
+    find_similar(answers)
+    per_answer = (time.monotonic() - t) / len(answers)
+    return scores + page, export, per_answer * n / grader_cores
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--submissions", type=int, default=10_000)
@@ -179,6 +208,7 @@ def main() -> None:
         size = (subs / "s0" / "cifar10.ipynb").stat().st_size + executed.stat().st_size
         sched, transfer = dask_costs(size)
         sanitize, save, feedback = grader_work(course, executed)
+        report, export, similar = end_of_batch(tmp, a.submissions, a.grader_cores)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     task = ks + execution  # kernel start includes the sandbox start
@@ -196,13 +226,18 @@ def main() -> None:
     print(f"  grader: sanitize                       {sanitize:8.3f} s")
     print(f"  grader: save grades                    {save:8.3f} s")
     print(f"  feedback (a child process)             {feedback:8.3f} s")
+    print(f"at the end of the batch, for all {n} submissions:")
+    print(f"  report (scores, grades.csv, page)      {report:8.2f} s")
+    print(f"  similarity on {a.grader_cores} grader cores           {similar:8.2f} s")
+    print(f"  export (the LMS file)                  {export:8.2f} s")
+    end = report + similar + export
     print(f"{n} submissions; each two-core worker runs one at a time ({task:.1f} s each); the grader's "
           f"thread sanitizes and saves ({serial:.2f} s each with transfer and scheduling); feedback "
           f"in {children} child processes on a {a.grader_cores}-core grader ({feedback / children:.2f} s each):")
     for w in WORKERS:
         streams = {"workers": n * task / w, "grader": n * serial, "feedback": n * feedback / children}
         bound = max(streams, key=streams.get)
-        total = streams[bound] + sanitize + task + feedback
+        total = streams[bound] + sanitize + task + feedback + end
         print(f"  {w:4d} workers: {total / 3600:7.1f} h  (bound by the {bound}: "
               + ", ".join(f"{k} {v / 3600:.1f} h" for k, v in streams.items()) + ")")
 

@@ -1,6 +1,7 @@
-# Sourced by the maintainer commands: a virtual environment from requirements.txt,
-# an offline Keras cache when ../shared/datasets is beside the repo, and the
-# environment variables the notebooks' kernels inherit.
+# The course's set-up. Run as a command, it creates the virtual environment and nothing else:
+#     bash scripts/setup-env.sh      # .venv from requirements.txt (COURSE_VENV, COURSE_REQUIREMENTS)
+# Sourced by the maintainer commands, it also gives them an offline Keras cache when
+# ../shared/datasets is beside the repo, and the environment variables the notebooks' kernels inherit.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,3 +74,10 @@ course_environment() {
   export PYTHONWARNINGS="${PYTHONWARNINGS:-}"
   export PATH="$VENV/bin:$PATH"
 }
+
+# Run as a command, `bash scripts/setup-env.sh` creates (or brings up to date) the virtual
+# environment and does nothing else; the maintainer commands source this file instead.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  ensure_venv
+  echo "Virtual environment ready in $VENV; activate it with: source ${VENV#"$PWD"/}/bin/activate"
+fi

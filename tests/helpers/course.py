@@ -17,8 +17,10 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
-# The grading modules that nbgrader_config.py loads by name (the feedback preprocessor).
-CONFIG_MODULES = ("__init__.py", "hidden_tests.py")
+# The grading modules that nbgrader_config.py loads by name (the feedback preprocessors and the
+# feedback page's template).
+CONFIG_MODULES = ("__init__.py", "hidden_tests.py", "feedback_page.py")
+CONFIG_FOLDERS = ("templates",)
 
 
 def copy_config(course: Path) -> None:
@@ -27,6 +29,8 @@ def copy_config(course: Path) -> None:
     shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
     for name in CONFIG_MODULES:
         shutil.copy2(REPO / "grading" / name, course / "grading" / name)
+    for name in CONFIG_FOLDERS:
+        shutil.copytree(REPO / "grading" / name, course / "grading" / name, dirs_exist_ok=True)
 
 
 def make_course(root: Path, assignment: str = "schedules", source: Path | None = None,
