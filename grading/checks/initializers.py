@@ -67,9 +67,12 @@ def sample(w, n={SAMPLE}):
 ''')
 
 
-def sampled(size: int) -> int:
-    """How many values `sample` (HELPERS) reports of an array of `size` values."""
-    return len(range(0, size, max(1, size // SAMPLE))[:SAMPLE])
+SEED_SAMPLE = 1200  # values per draw in the seed check (it reports 14 draws: the output cap is 1 MB)
+
+
+def sampled(size: int, n: int = SAMPLE) -> int:
+    """How many values `sample(w, n)` (HELPERS) reports of an array of `size` values."""
+    return len(range(0, size, max(1, size // n))[:n])
 
 
 def fan_of(shape, mode):
@@ -291,16 +294,18 @@ def seed(p, rng):
         shape = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
         cases.append((dist, "fan_avg", round(float(rng.uniform(0.5, 3.0)), 3), _seed(rng), shape, dist))
     for dist, mode, scale, s, shape, part in cases:
-        draws = ", ".join(f"sample({call('MyVarianceScaling', scale, mode, dist, seed=v)}({shape!r}))"
+        draws = ", ".join(f"sample({call('MyVarianceScaling', scale, mode, dist, seed=v)}({shape!r}), {SEED_SAMPLE})"
                           for v in (s, s, s + 1))
         sigma = math.sqrt(scale / fan_of(shape, mode))
         p.expect(f"{dist} weights: the same seed gives the same weights, the next seed others",
-                 f"[{draws}]", lambda obs, n=sampled(shape[0] * shape[1]), sd=sigma, d=dist: seed_problem(obs.value, n, sd, d),
+                 f"[{draws}]", lambda obs, n=sampled(shape[0] * shape[1], SEED_SAMPLE), sd=sigma, d=dist: seed_problem(obs.value, n, sd, d),
                  part=part, schema=("list", ("array", (None,)), 3))
     scale, shape = round(float(rng.uniform(0.5, 3.0)), 3), (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
     p.expect("seed=None gives random weights of the right spread",
-             f"[sample({call('MyVarianceScaling', scale, 'fan_in', 'normal', seed=None)}({shape!r})) for _ in range(2)]",
-             lambda obs, sd=math.sqrt(scale / shape[0]), n=sampled(shape[0] * shape[1]): _unseeded_problem(obs.value, n, sd),
+             f"[sample({call('MyVarianceScaling', scale, 'fan_in', 'normal', seed=None)}({shape!r}), {SEED_SAMPLE})"
+             " for _ in range(2)]",
+             lambda obs, sd=math.sqrt(scale / shape[0]), n=sampled(shape[0] * shape[1], SEED_SAMPLE):
+             _unseeded_problem(obs.value, n, sd),
              part="unseeded", schema=("list", ("array", (None,)), 2))
 
 
