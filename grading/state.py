@@ -56,8 +56,8 @@ MODULE_STRING = re.compile(r"^grading\.([A-Za-z_][A-Za-z0-9_]*)$")  # `python -m
 CLAIMED = "claimed"    # a grader is on it (until lease_until)
 RELEASED = "released"  # a grader stopped before finishing it: anyone may claim it
 LEASE_SECONDS = 300.0
-OUTAGE_SECONDS = 120.0
-_PARSING = threading.Lock()  # how long a database outage is waited out (retries with backoff)
+OUTAGE_SECONDS = 120.0  # how long a database outage is waited out (retries with backoff)
+_PARSING = threading.Lock()
 HEARTBEAT_SECONDS = 60.0
 
 
