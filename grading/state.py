@@ -57,6 +57,7 @@ CLAIMED = "claimed"    # a grader is on it (until lease_until)
 RELEASED = "released"  # a grader stopped before finishing it: anyone may claim it
 LEASE_SECONDS = 300.0
 OUTAGE_SECONDS = 120.0  # how long a database outage is waited out (retries with backoff)
+_PARSING = threading.Lock()
 HEARTBEAT_SECONDS = 60.0
 
 
@@ -130,8 +131,9 @@ def worker_identity(package: Path = PACKAGE) -> dict:
         keras = version("keras")
     except PackageNotFoundError:
         keras = None
-    return {"code": code_hash(grade_code(package, WORKER_ROOT), package),
-            "python": platform.python_version(), "keras": keras}
+    with _PARSING:  # a Dask worker runs tasks in threads; Python 3.11's ast.parse is not thread-safe
+        code = code_hash(grade_code(package, WORKER_ROOT), package)
+    return {"code": code, "python": platform.python_version(), "keras": keras}
 
 
 def context_key(course_root: Path, assignment: str, source_dir: Path, caps: dict, env: dict,

@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in sess
 DOCS = REPO / "docs" / "grading.md"
 FAST = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "300",
         "--wall-seconds", "600", "--memory-mb", "3500", "--seed", "5"]
-DEADLINE = "90"  # --task-deadline of the stopped-worker test: a tiny task takes seconds unloaded
+DEADLINE = "60"  # --task-deadline of the stopped-worker test: a tiny task takes seconds unloaded
 KILLED: dict = {}  # the stopped worker, killed after its batch: the next test checks the sweep
 
 
