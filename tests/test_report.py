@@ -204,7 +204,7 @@ def test_feedback_summary_is_named_after_the_tasks_with_what_was_lost(graded):
     assert "1. Adding two numbers: checks on inputs drawn at grading time" in summary
     assert "Test cell" not in summary
     assert summary.count("class=\"lost-message\"") == 2
-    assert "add(1, 2)" in summary  # the visible example's own message
+    assert "add(1, 2)" in summary and "add of two integers" in summary  # the checks' own reasons
     right = feedback_of(course, "dee").read_text()
     right_summary = right[right.index("<div id=\"toc\">"):right.index("</ol>")]
     assert "lost-message" not in right_summary and right_summary.count("&#10003;") == 2
