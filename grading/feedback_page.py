@@ -12,7 +12,7 @@ every graded cell a `metadata.feedback` entry that the course's feedback templat
              test), or the cell's own name ("piecewise boundaries")
     lost     for a cell that lost points, the grader's first reason and how many more (the verdicts are
              written so as to say what was wrong without the hidden inputs or expected values);
-             for a written answer still to be graded, that it is
+             for a written answer, that it is graded by hand and whether a comment is there
 
 and renders the math of every markdown cell to MathML at grading time (latex2mathml), which
 browsers draw themselves (Chromium 109+, Firefox, Safari): nothing is fetched. The template's
@@ -106,8 +106,10 @@ def lost_message(cell, meta: dict) -> str | None:
         return "Not graded yet: your instructor grades this answer by hand."
     if float(score) >= float(points):
         return None
-    if cell.cell_type == "markdown" or meta.get("task"):
-        return "Graded by hand: your instructor's comment is under your answer."
+    if cell.cell_type == "markdown" or meta.get("task"):  # nbgrader gives no "still to grade" flag here
+        if meta.get("comment"):
+            return "Graded by hand: your instructor's comment is under your answer."
+        return "Graded by hand: it counts 0 until your instructor has graded it; no comment yet."
     text = output_text(cell)
     reasons = [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]
     if reasons:
