@@ -10,9 +10,9 @@ every graded cell a `metadata.feedback` entry that the course's feedback templat
     title    the task's heading (the instructor's locked markdown cell above), then what the cell
              checks: "the visible example", "checks on inputs drawn at grading time" (a hidden
              test), or the cell's own name ("piecewise boundaries")
-    lost     for a cell that lost points, the first line of the grader's message (the verdicts are
+    lost     for a cell that lost points, the grader's first reason and how many more (the verdicts are
              written so as to say what was wrong without the hidden inputs or expected values);
-             for a written answer still to be graded, that it is
+             for a written answer, that it is graded by hand and whether a comment is there
 
 and renders the math of every markdown cell to MathML at grading time (latex2mathml), which
 browsers draw themselves (Chromium 109+, Firefox, Safari): nothing is fetched. The template's
@@ -65,10 +65,25 @@ def plain_heading(markdown: str) -> str | None:
     return re.sub(r"[`*_]", "", found[-1]).strip() if found else None
 
 
-def what_it_checks(grade_id: str, source: str, meta: dict) -> str:
+def output_text(cell) -> str:
+    """Everything the cell's outputs say as text: the grader's verdict, or an error's lines."""
+    parts = []
+    for output in cell.get("outputs", []):
+        kind = output.get("output_type")
+        if kind == "stream":
+            parts.append(str(output.get("text", "")))
+        elif kind == "error":
+            parts += [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}",
+                      *[str(line) for line in output.get("traceback") or [] if isinstance(line, str)]]
+    return "\n".join(parts)
+
+
+def what_it_checks(grade_id: str, cell, meta: dict) -> str:
     if meta.get("task") or (meta.get("solution") and meta.get("grade")):
         return "written answer, graded by hand"
-    if HIDDEN in source:
+    # A hidden test: nbgrader's region (plain workflow) or the grader's verdict on a hidden check.
+    if HIDDEN in cell.source or re.search(r"^Grader: hidden tests|hidden tests (passed|failed)",
+                                          output_text(cell), re.M):
         return "checks on inputs drawn at grading time"
     name = re.sub(r"^test_", "", grade_id or "")
     if name.endswith("_visible") or name == "visible":
@@ -76,8 +91,14 @@ def what_it_checks(grade_id: str, source: str, meta: dict) -> str:
     return name.replace("_", " ") or "test"
 
 
+def _shortened(text: str) -> str:
+    return text[:LOST_CHARS] + (" ..." if len(text) > LOST_CHARS else "")
+
+
 def lost_message(cell, meta: dict) -> str | None:
-    """What the student is told about lost points: the grader's first line, or the missing grade."""
+    """What the student is told about lost points: the grader's first reason (its verdicts say
+    what was wrong without hidden inputs or expected values), an error's last line, or that a
+    written answer waits for its grade."""
     score, points = meta.get("score"), meta.get("points")
     if points is None:
         return None
@@ -85,13 +106,19 @@ def lost_message(cell, meta: dict) -> str | None:
         return "Not graded yet: your instructor grades this answer by hand."
     if float(score) >= float(points):
         return None
-    if cell.cell_type == "markdown" or meta.get("task"):
-        return "Graded by hand: your instructor's comment is under your answer."
+    if cell.cell_type == "markdown" or meta.get("task"):  # nbgrader gives no "still to grade" flag here
+        if meta.get("comment"):
+            return "Graded by hand: your instructor's comment is under your answer."
+        return "Graded by hand: it counts 0 until your instructor has graded it; no comment yet."
+    text = output_text(cell)
+    reasons = [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]
+    if reasons:
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        return _shortened(reasons[0] + more)
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]
-            text = f"{output.get('ename', 'Error')}: {first}" if first else str(output.get("ename", "Error"))
-            return text[:LOST_CHARS] + (" ..." if len(text) > LOST_CHARS else "")
+            return _shortened(f"{output.get('ename', 'Error')}: {first}" if first else str(output.get("ename", "Error")))
     return "This cell lost points; run it in your notebook to see why."
 
 
@@ -109,7 +136,7 @@ class TeachingFeedback(Preprocessor):
                     section = plain_heading(cell.source) or section
                 cell.source = render_math(cell.source)
             if meta.get("grade") or meta.get("task"):
-                checks = what_it_checks(meta.get("grade_id", ""), cell.source, meta)
+                checks = what_it_checks(meta.get("grade_id", ""), cell, meta)
                 cell.metadata["feedback"] = {
                     "title": f"{section}: {checks}" if section else checks,
                     "lost": lost_message(cell, meta)}

@@ -6,21 +6,34 @@ similarity section of every batch report. The feedback page (grading/feedback_pa
 named after the tasks with the message of every lost point, and math that renders in Chromium with
 the network blocked. Both end to end on one `tiny` batch (its task text given a heading and math)
 in which one student handed in another's answer with the names changed and the helpers reordered,
-one wrote their own, and one got it wrong."""
+one wrote their own, and one got it wrong; its notebook ends with a written answer worth 2 points.
+
+Written answers graded in the browser, as docs/instructor.md (step 5) says: the export refuses a
+student whose answer waits for its grade; a real Jupyter server (started here, with nbgrader's
+formgrader extension, in the course root) serves the formgrader, where Chromium types a score and
+a comment into the submission's page; they reach the gradebook, the feedback page (`nbgrader
+generate_feedback --force`) and the LMS export."""
 from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import nbformat
 import pytest
+from nbformat.v4 import new_markdown_cell
 from PIL import Image
 
 from helpers.browser import network_log, offline_chromium
-from helpers.course import REPO, run_grading
-from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
+from helpers.course import REPO, read_grades, run_grading
+from helpers.tiny import A, WRONG, student_nb, tiny_course
 from grading import report
 from grading.similarity import find_similar
 
@@ -135,6 +148,26 @@ def add(x, y):
         acc += sgn(y) * d * 10 ** e
     return acc
 '''
+ANSWER = "Adding is commutative, so add(a, b) and add(b, a) agree."
+COMMENT = "Right, but say why it matters for the tests."
+
+
+def written(source: str):
+    return new_markdown_cell(source, metadata={"nbgrader": {
+        "grade": True, "grade_id": "written", "locked": False, "points": 2, "schema_version": 3,
+        "solution": True, "task": False}})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nbgrader_env(env: dict) -> dict:
+    return {**env, "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")}
+
+
 TASK_TEXT = """# Tiny
 
 ## 1. Adding two numbers
@@ -169,10 +202,13 @@ def graded(tmp_path_factory, env):
     source = course / "solutions" / A / f"{A}.ipynb"
     nb = nbformat.read(source, as_version=4)
     nb.cells[0].source = TASK_TEXT
+    nb.cells.append(written("### BEGIN SOLUTION\nBecause addition commutes.\n### END SOLUTION"))
     nbformat.write(nb, source)
-    for student, body in {"ann": ANN, "ben": BEN, "cy": CY, "dee": RIGHT, "eve": WRONG}.items():
+    for student, body in {"ann": ANN, "ben": BEN, "cy": CY, "eve": WRONG}.items():
         (subs / student).mkdir(parents=True)
-        nbformat.write(student_nb(body), subs / student / f"{A}.ipynb")
+        nb = student_nb(body)
+        nb.cells.append(written(ANSWER if student == "ann" else f"{student} thinks it commutes."))
+        nbformat.write(nb, subs / student / f"{A}.ipynb")
     proc = run_grading(course, A, subs, *CAPS, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     return course, proc
@@ -188,7 +224,7 @@ def test_every_batch_report_lists_the_copied_pair_and_not_the_others(graded):
     assert [(p["student_a"], p["student_b"]) for p in pairs] == [("ann", "ben")]
     assert float(pairs[0]["similarity"]) >= 0.5
     grades = {r["student_id"]: float(r["score"]) for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
-    assert grades == {"ann": 3.0, "ben": 3.0, "cy": 3.0, "dee": 3.0, "eve": 0.0}  # it changes no grade
+    assert grades == {"ann": 3.0, "ben": 3.0, "cy": 3.0, "eve": 0.0}  # it changes no grade
 
 
 def feedback_of(course, student):
@@ -203,11 +239,12 @@ def test_feedback_summary_is_named_after_the_tasks_with_what_was_lost(graded):
     assert "1. Adding two numbers: the visible example" in summary
     assert "1. Adding two numbers: checks on inputs drawn at grading time" in summary
     assert "Test cell" not in summary
-    assert summary.count("class=\"lost-message\"") == 2
-    assert "add(1, 2)" in summary  # the visible example's own message
-    right = feedback_of(course, "dee").read_text()
+    assert summary.count("class=\"lost-message\"") == 3  # two checks, and the written answer
+    assert "add(1, 2)" in summary and "add of two integers" in summary  # the checks' own reasons
+    assert "1. Adding two numbers: written answer, graded by hand" in summary and "no comment yet" in summary
+    right = feedback_of(course, "ann").read_text()
     right_summary = right[right.index("<div id=\"toc\">"):right.index("</ol>")]
-    assert "lost-message" not in right_summary and right_summary.count("&#10003;") == 2
+    assert right_summary.count("\u2713") == 2 and right_summary.count("lost-message") == 1
     for page in (page, right):
         assert "BEGIN HIDDEN TESTS" not in page and "add(-5, 7)" not in page
         assert "cdnjs" not in page and not re.search(r"<script[^>]+src=", page)  # nothing to fetch
@@ -246,7 +283,8 @@ def test_feedback_page_renders_offline_in_chromium(graded, tmp_path):
     assert seen["mathml"], "the browser did not take the math for MathML"
     assert "$" not in seen["text"].replace("$5", ""), "raw TeX left on the page"
     assert seen["summary"] == ["1. Adding two numbers: the visible example",
-                               "1. Adding two numbers: checks on inputs drawn at grading time"]
+                               "1. Adding two numbers: checks on inputs drawn at grading time",
+                               "1. Adding two numbers: written answer, graded by hand"]
     assert [u for u in requested if not u.startswith(("file:", "data:"))] == [], requested
     assert failed == [], failed
 
@@ -255,14 +293,13 @@ def test_class_scores_in_two_queries_equal_nbgrader_per_object_scores(tmp_path):
     """report's scores (Course.cell_scores -> course.read_cell_scores) as nbgrader's properties
     give them, on the synthetic gradebook of scripts/bench_export.py (manual scores over automatic
     ones, extra credit, a written answer waiting for its grade, late penalties)."""
-    import sys
     sys.path.insert(0, str(REPO / "scripts"))
     from bench_export import ASSIGNMENT, COURSE, build_gradebook
     from nbgrader.api import Gradebook
     from grading.course import read_cell_scores
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    build_gradebook(url, 40, seed=3)
-    students = [f"s{i:05d}" for i in range(40)] + ["nobody"]
+    build_gradebook(url, 15, seed=3)
+    students = [f"s{i:05d}" for i in range(15)] + ["nobody"]
     with Gradebook(url, COURSE) as gb:
         fast = read_cell_scores(gb, ASSIGNMENT, students)
         for student in students[:-1]:
@@ -273,3 +310,101 @@ def test_class_scores_in_two_queries_equal_nbgrader_per_object_scores(tmp_path):
                                      "max_score": float(sub.max_score), "cells": cells}, student
     assert fast["nobody"] is None
     assert len({e["score"] for e in fast.values() if e}) > 5
+
+
+# ------------------------------------------------------------------ the formgrader (last: it changes ann's grade)
+@pytest.fixture(scope="module")
+def server(graded, env):
+    """`jupyter server` in the course root, as `jupyter lab` would start it (no token: the test
+    is the only client, on 127.0.0.1)."""
+    course = graded[0]
+    port = free_port()
+    log = open(course.parent / "jupyter.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
+         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
+         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={course}"],
+        cwd=course, env=nbgrader_env(env), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(base + "/api/status", timeout=5)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("jupyter server did not start:\n" + (course.parent / "jupyter.log").read_text()[-3000:])
+            time.sleep(1)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def export_csv(course, tmp_path, env, *extra) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grading", "export", A, "--format", "csv", *extra,
+                           "--course-root", str(course), "-o", str(tmp_path / "grades.csv")],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def manual_grade(course):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "tdnn") as gb:
+        grade = gb.find_grade("written", A, A, "ann")
+        comment = gb.find_comment("written", A, A, "ann")
+        return grade.manual_score, comment.manual_comment, gb.find_submission_notebook(A, A, "ann").id
+
+
+@pytest.mark.slow
+def test_score_and_comment_typed_in_the_formgrader_reach_feedback_and_export(graded, server, env, tmp_path):
+    course, _ = graded
+    waiting = export_csv(course, tmp_path, env)
+    assert waiting.returncode != 0 and "ann" in waiting.stderr and "manual" in waiting.stderr, waiting.stderr
+    score, comment, notebook_id = manual_grade(course)
+    assert score is None and not comment
+
+    driver = offline_chromium(tmp_path / "chromium-profile")
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support import expected_conditions as ready
+        from selenium.webdriver.support.ui import WebDriverWait
+        driver.get(f"{server}/formgrader/submissions/{notebook_id}/")
+        # The page is ready when formgrader's views have filled the comment box's placeholder
+        # (they bind the boxes' save-on-change at the same time) and no request is pending.
+        WebDriverWait(driver, 180).until(lambda d: d.execute_script(
+            "const c = document.querySelector('textarea#written-comment');"
+            "return document.readyState === 'complete' && !!c && !!c.getAttribute('placeholder')"
+            " && window.jQuery && jQuery.active === 0"))
+        assert ANSWER in driver.page_source
+        box = driver.find_element(By.CSS_SELECTOR, "input.score#written")
+        box.click()
+        box.send_keys("1.5", Keys.TAB)
+        note = driver.find_element(By.CSS_SELECTOR, "textarea#written-comment")
+        note.click()
+        note.send_keys(COMMENT)
+        note.send_keys(Keys.TAB)
+        deadline = time.monotonic() + 180
+        while manual_grade(course)[:2] != (1.5, COMMENT) and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        driver.quit()
+    assert manual_grade(course)[:2] == (1.5, COMMENT)
+
+    feedback = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", A, "--force"],
+                              cwd=course, env=nbgrader_env(env), capture_output=True, text=True, timeout=300)
+    assert feedback.returncode == 0, feedback.stderr[-3000:]
+    page = (course / "feedback" / "ann" / A / f"{A}.html").read_text()
+    assert COMMENT in page and "written answer, graded by hand" in page
+    assert "your instructor's comment is under your answer" in page.replace("&#39;", "'")
+    assert "Score: 4.5 / 5.0" in page  # 3 autograded points and the 1.5 typed in
+
+    exported = export_csv(course, tmp_path, env, "--allow-missing")  # the others still wait
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text(encoding="utf-8-sig"))))
+    assert [(r["student_id"], float(r["score"])) for r in rows] == [("ann", 4.5)], rows
+    assert read_grades(course, A)["ann"]["total"] == 4.5
