@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers.course import copy_config
 from helpers.nbgrader_batch import nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,8 +21,7 @@ ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir()
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
     course = tmp_path_factory.mktemp("release") / "course"
-    course.mkdir()
-    shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    copy_config(course)   # nbgrader_config.py and the grading modules it imports
     shutil.copytree(REPO / "solutions", course / "solutions",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
