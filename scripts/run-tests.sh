@@ -29,9 +29,11 @@ if (( ${#missing[@]} )); then
 fi
 phase_end
 
-# Test files run in parallel, one pytest worker per core (TEST_JOBS=N to change, 0 for none);
-# tests/conftest.py keeps the files that share a graded batch or the book on one worker.
-phase_start "test suite (pytest, COURSE_PROFILE=quick, ${TEST_JOBS:=auto} workers)"
+# Test files run in parallel, one pytest worker per core plus one (TEST_JOBS=N to change, 0 for
+# none): a good part of the suite waits (servers starting, a stopped worker's deadline, the caps
+# of hostile notebooks) while the others compute. tests/conftest.py keeps the files that share
+# a graded batch or the book on one worker.
+phase_start "test suite (pytest, COURSE_PROFILE=quick, ${TEST_JOBS:=$(( $(nproc) + 1 ))} workers)"
 export COURSE_PROFILE=quick
 status=0
 "$VENV/bin/python" -m pytest -n "$TEST_JOBS" --dist loadgroup --no-loadscope-reorder "$@" || status=$?

@@ -89,9 +89,10 @@ def published_edition(offline_env) -> subprocess.CompletedProcess:
 # costliest first, so the last group to start is a short one.
 SHARED_FIXTURE_GROUPS = {"test_book.py": "book", "test_publish.py": "book",
                          "test_schedules_grading.py": "schedules", "test_tampering.py": "schedules"}
-COSTLIEST_FIRST = ["test_cifar10_grading.py", "schedules", "book", "test_hostile_submissions.py",
-                   "test_initializers_grading.py", "test_grading_cli.py", "test_dask.py",
-                   "test_postgres.py", "test_book_pipeline.py"]
+COSTLIEST_FIRST = ["test_cifar10_grading.py", "book", "schedules", "test_hostile_submissions.py",
+                   "test_initializers_grading.py", "test_dask.py", "test_grading_cli.py",
+                   "test_postgres.py", "test_book_pipeline.py", "test_robust_batch.py",
+                   "test_colab_notebooks.py", "test_report.py"]
 
 
 def _group(item) -> str:

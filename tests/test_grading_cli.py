@@ -85,9 +85,7 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     carol = student_nb(RIGHT)
     carol.cells.insert(2, nbformat.from_dict(json.loads(json.dumps(carol.cells[3]))))
     _write(subs / "carol" / "Copy of tiny (1).ipynb", carol)
-    t0 = time.monotonic()
     proc = run_grading(course, A, subs, *CAPS, env=env)
-    first = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout + proc.stderr
     grades = read_grades(course, A)
     assert {s: g["total"] for s, g in grades.items()} == {"alice": 3.0, "bob": 0.0, "carol": 3.0}
@@ -102,12 +100,10 @@ def test_grade_rerun_regrade(course, tmp_path, env):
     assert any("only the last copy is graded" in p
                for p in json.loads((course / "autograded" / f".grading-state-{A}.json").read_text())["carol"]["problems"])
 
-    # Unchanged: nothing is executed again.
-    t0 = time.monotonic()
+    # Unchanged: nothing is executed again (no timing here: a busy machine makes any slow).
     proc = run_grading(course, A, subs, *CAPS, env=env)
     assert proc.returncode == 0
     assert "0 graded now, 3 unchanged" in proc.stdout, proc.stdout
-    assert time.monotonic() - t0 < first
 
     # A resubmission is regraded, and only it.
     _write(subs / "bob" / "tiny.ipynb", student_nb(RIGHT))
