@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.course import grading_cmd, make_course, read_grades, run_grading
+from helpers.course import grading_cmd, read_grades, run_grading
 from helpers.small_batch import ASSIGNMENT, FAST, default_grades, grade, small_batch
+from helpers.tiny import tiny_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
 SERVER: dict = {}  # how the session's server is stopped and started again (the outage tests)
@@ -94,8 +95,8 @@ def test_batch_into_postgresql_gives_the_sqlite_grades(postgres_url, env, tmp_pa
     assert not (course / "gradebook.db").exists(), "grades went to SQLite, not to the server"
     baseline = default_grades(tmp_path_factory, env)
     assert grades == baseline
-    assert set(grades) == {"reference", "release"}
-    assert grades["reference"]["total"] > 0 and grades["release"]["total"] == 0
+    assert set(grades) == {"right", "wrong"}
+    assert grades["right"]["total"] > 0 and grades["wrong"]["total"] == 0
     assert all(g["_submissions"] == 1 for g in grades.values())
     # ... and the export reads them from the server.
     from grading.export import export, points
@@ -150,14 +151,14 @@ def test_two_graders_on_one_database_grade_each_submission_once(postgres_url, en
     machines would have), handed a,b,c and b,c,d: four executions in all, same grades."""
     url = new_database(postgres_url, "tdnn_two")
     root = tmp_path_factory.mktemp("two")
-    course0, subs0 = small_batch(root / "files")  # reference and release notebooks to copy
-    reference = subs0 / "reference" / f"{ASSIGNMENT}.ipynb"
-    release = subs0 / "release" / f"{ASSIGNMENT}.ipynb"
-    notebook = {"a": release, "b": reference, "c": release, "d": release}
+    course0, subs0 = small_batch(root / "files")  # the right and wrong notebooks to copy
+    right = subs0 / "right" / f"{ASSIGNMENT}.ipynb"
+    wrong = subs0 / "wrong" / f"{ASSIGNMENT}.ipynb"
+    notebook = {"a": wrong, "b": right, "c": wrong, "d": wrong}
     run_env = dict(env, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     procs = []
     for name, students in (("one", "abc"), ("two", "bcd")):
-        course = make_course(root / name, ASSIGNMENT)
+        course = tiny_course(root / name)
         for s in students:
             (root / name / "subs" / s).mkdir(parents=True)
             shutil.copy2(notebook[s], root / name / "subs" / s / f"{ASSIGNMENT}.ipynb")
@@ -183,7 +184,7 @@ def test_two_graders_on_one_database_grade_each_submission_once(postgres_url, en
     grades = read_grades(course0, ASSIGNMENT, url)
     baseline = default_grades(tmp_path_factory, env)
     assert all(grades[s]["_submissions"] == 1 for s in "abcd")
-    assert {s: grades[s] for s in "abcd"} == {s: baseline["reference" if s == "b" else "release"] for s in "abcd"}
+    assert {s: grades[s] for s in "abcd"} == {s: baseline["right" if s == "b" else "wrong"] for s in "abcd"}
 
 
 # ----------------------------------------------------- outages, dead graders, two courses

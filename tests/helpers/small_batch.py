@@ -1,21 +1,22 @@
-"""The two-student `schedules` batch that the PostgreSQL and Dask tests grade another way.
+"""The two-student batch that the PostgreSQL tests grade another way, on the `tiny` assignment.
 
-`small_batch(root)` builds a course root and a submissions folder with two students: the
-reference solution and the untouched release. `default_grades(...)` grades that batch once per
-test session the default way (SQLite gradebook, the local pool) and returns its grades, so each
-test that grades the same batch another way compares against one baseline instead of grading
-it twice.
+`small_batch(root)` builds a course root (tests/helpers/tiny.py) and a submissions folder with
+two students: `right` (full marks) and `wrong` (0). `default_grades(...)` grades that batch
+once per test session the default way (SQLite gradebook, the local pool) and returns its
+grades, so each test that grades the same batch another way compares against one baseline
+instead of grading it twice. The assignment is tiny because what these tests check is where
+the grades go, not how a real assignment is graded (its own batches do that).
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import nbformat
 
-from .course import make_course, read_grades, reference_submission, run_grading
+from .course import read_grades, run_grading
+from .tiny import A as ASSIGNMENT
+from .tiny import RIGHT, WRONG, student_nb, tiny_course
 
-ASSIGNMENT = "schedules"
 # Lean: no feedback or report (not what these tests are about), caps as the hostile batch.
 FAST = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "60",
         "--wall-seconds", "240", "--cpu-seconds", "240", "--memory-mb", "3500"]
@@ -23,15 +24,13 @@ _BASELINE: dict = {}
 
 
 def small_batch(root: Path) -> tuple[Path, Path]:
-    """(course root, submissions folder) with `reference` and `release` as students."""
+    """(course root, submissions folder) with `right` and `wrong` as students."""
     root = Path(root)
-    course = make_course(root, ASSIGNMENT)
+    course = tiny_course(root)
     subs = root / "submissions"
-    (subs / "reference").mkdir(parents=True)
-    nbformat.write(reference_submission(course, ASSIGNMENT), subs / "reference" / f"{ASSIGNMENT}.ipynb")
-    (subs / "release").mkdir()
-    shutil.copy2(course / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-                 subs / "release" / f"{ASSIGNMENT}.ipynb")
+    for student, body in (("right", RIGHT), ("wrong", WRONG)):
+        (subs / student).mkdir(parents=True)
+        nbformat.write(student_nb(body), subs / student / f"{ASSIGNMENT}.ipynb")
     return course, subs
 
 
