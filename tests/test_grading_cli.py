@@ -168,6 +168,10 @@ def test_resume_after_kill(course, tmp_path, env):
     state = course / "autograded" / f".grading-state-{A}.json"
     e = dict(env)
     e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
+    # Its job folders in a temp folder of its own: the survivors looked for below are its own,
+    # not the workers of other tests grading `tiny` at the same time.
+    e["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
     # The same caps as the rerun below: caps are part of the resume key.
     proc = subprocess.Popen(grading_cmd(course, A, subs, "--workers", "1", "--cell-seconds", "30",
                                         "--wall-seconds", "90", "--no-feedback", "--no-report"),
@@ -191,9 +195,9 @@ def test_resume_after_kill(course, tmp_path, env):
     assert totals == {s: (3.0 if i % 2 == 0 else 0.0) for i, s in enumerate(students)}
     assert sorted(_submissions(course)) == [(s, 1) for s in students]
     assert set(json.loads(state.read_text())) == set(students)
-    # No sandbox or worker survived the kill.
+    # No sandbox or worker of the killed grader survived the kill.
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert f"grading-{A}-" not in out
+    assert f"{tmp_path / 'tmp'}/grading-{A}-" not in out
 
 
 @pytest.mark.slow
