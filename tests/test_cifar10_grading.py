@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.draws import hidden_message_problems
 from helpers.graded_batch import grade_assignment, publish
 from helpers.variants import read_variant
 
@@ -93,3 +94,10 @@ def test_feedback_has_the_graders_words_only(graded):
     assert "Grader: hidden tests failed" in html
     ok = graded.feedback("reference").read_text()
     assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
+
+
+def test_hidden_messages_name_no_drawn_value(graded):
+    """Every student's hidden messages, scanned for what their checks drew (helpers/draws.py)."""
+    problems, scanned = hidden_message_problems(graded)
+    assert not problems, "\n".join(problems)
+    assert scanned >= 5, scanned
