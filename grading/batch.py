@@ -318,27 +318,29 @@ def _record(run: StudentRun, course: Course, store, pipeline, result: BatchResul
         run.status = run.final_status()
     if run.status == INFRASTRUCTURE:  # no score at all, not a 0: its other notebooks' go too
         course.forget_submission(run.student)
-    score, max_score = course.score(run.student) if run.status != INFRASTRUCTURE else (None, None)
+        score, max_score = None, None
+    else:
+        score, max_score = course.score(run.student)
     # The feedback of an earlier grading never outlives it (a resubmission that cannot be read
     # scores 0: its old full-score page must not stay); the new one is rendered next.
     shutil.rmtree(course.folder("feedback", run.student), ignore_errors=True)
     if pipeline is not None and course.folder("autograded", run.student).exists():
         pipeline.add(run.student)  # rendered by a child process while the batch goes on
-    sub = run.submission
-    store.record(run.student, {
-        "key": run.key, "hash": sub.digest(), "status": run.status, "problems": run.problems,
-        "score": score, "max_score": max_score, "seconds": round(run.seconds, 2),
-        "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()})
-    result.graded.append(run.student)
+    _store_entry(run, run.status, score, max_score, store, result)
 
 
 def _record_failure(run: StudentRun, what: str, exc: Exception, store, result: BatchResult) -> None:
     """The student recorded with the reason its grading failed (retried on a rerun); a failure
     to record even that is the store's, and stops the batch."""
     run.note([_step_failed(what, exc)])
+    _store_entry(run, "error", 0.0, 0.0, store, result)
+
+
+def _store_entry(run: StudentRun, status: str, score, max_score, store, result: BatchResult) -> None:
+    sub = run.submission
     store.record(run.student, {
-        "key": run.key, "hash": run.submission.digest(), "status": "error", "problems": run.problems,
-        "score": 0.0, "max_score": 0.0, "seconds": round(run.seconds, 2), "files": run.submission.names,
-        "graded_at": datetime.now(timezone.utc).isoformat()})
+        "key": run.key, "hash": sub.digest(), "status": status, "problems": run.problems,
+        "score": score, "max_score": max_score, "seconds": round(run.seconds, 2),
+        "files": sub.names, "graded_at": datetime.now(timezone.utc).isoformat()})
     if run.student not in result.graded:
         result.graded.append(run.student)

@@ -20,12 +20,12 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from grading import runtime
 from helpers.course import REPO, grading_cmd, grading_env, read_grades, run_grading
-from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
+from helpers.small_batch import small_batch
+from helpers.tiny import A
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*not in session")]
 DOCS = REPO / "docs" / "grading.md"
@@ -74,19 +74,9 @@ def run_grading_cmd(course: Path, subs: Path) -> list[str]:
     return grading_cmd(course, A, subs, *FAST)
 
 
-def _batch(root: Path) -> tuple[Path, Path]:
-    """The tiny course and two students: a right and a wrong answer."""
-    course = tiny_course(root)
-    subs = root / "subs"
-    for name, body in (("right", RIGHT), ("wrong", WRONG)):
-        (subs / name).mkdir(parents=True)
-        nbformat.write(student_nb(body), subs / name / f"{A}.ipynb")
-    return course, subs
-
-
 @pytest.fixture(scope="module")
 def local_grades(offline_env, tmp_path_factory):
-    course, subs = _batch(tmp_path_factory.mktemp("local"))
+    course, subs = small_batch(tmp_path_factory.mktemp("local"))
     proc = run_grading(course, A, subs, *FAST, env=offline_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     grades = read_grades(course, A)
@@ -158,7 +148,7 @@ def test_a_stopped_workers_task_goes_to_the_other_worker(tls_cluster, local_grad
                                                           tmp_path):
     """SIGSTOP on the first worker seen running a task: after the deadline its tasks go to the
     other worker; then it is killed (SIGKILL) as it stands, mid-task, leaving its folders."""
-    course, subs = _batch(tmp_path)
+    course, subs = small_batch(tmp_path)
     hit: list = []
     stopper = threading.Thread(target=_signal_first_busy_worker, args=(tls_cluster, signal.SIGSTOP, hit),
                                daemon=True)
@@ -189,7 +179,7 @@ def _folder_pids() -> set[int]:
 
 def test_documented_tls_cluster_grades_like_the_local_executor(tls_cluster, local_grades, offline_env,
                                                                tmp_path):
-    course, subs = _batch(tmp_path)
+    course, subs = small_batch(tmp_path)
     proc = run_grading(course, A, subs, *FAST, "--cluster", tls_cluster["address"], *tls_cluster["tls"],
                        env=offline_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -202,7 +192,7 @@ def test_a_scheduler_restarted_mid_batch_is_waited_for(tls_cluster, local_grades
     """The scheduler killed while a task runs and started again (the documented command, same
     port), with a fresh worker: the grader waits for it, sends the tasks again, and grades right."""
     procs, commands = tls_cluster["procs"], tls_cluster["commands"]
-    course, subs = _batch(tmp_path)
+    course, subs = small_batch(tmp_path)
     grader = subprocess.Popen(
         [*run_grading_cmd(course, subs), "--cluster", tls_cluster["address"], *tls_cluster["tls"]],
         cwd=REPO, env=grading_env(offline_env), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -243,7 +233,7 @@ def test_workers_that_differ_refuse_every_task(offline_env, tmp_path):
         from distributed import Client
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=180)
-        course, subs = _batch(tmp_path / "b")
+        course, subs = small_batch(tmp_path / "b")
         proc = run_grading(course, A, subs, *FAST, "--cluster", address, env=offline_env)
     finally:
         for p in procs:

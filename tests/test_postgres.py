@@ -189,16 +189,10 @@ def test_two_graders_on_one_database_grade_each_submission_once(postgres_url, en
 
 # ----------------------------------------------------- outages, dead graders, two courses
 def _tiny_batch(root: Path, course_id: str | None = None) -> tuple[Path, Path]:
-    from helpers.tiny import A, RIGHT, WRONG, student_nb, tiny_course
-    import nbformat
-    course = tiny_course(root)
+    course, subs = small_batch(root, right="p1", wrong="p2")
     if course_id:
         with open(course / "nbgrader_config.py", "a") as fh:
             fh.write(f"\nc.CourseDirectory.course_id = {course_id!r}\n")
-    subs = root / "subs"
-    for name, body in (("p1", RIGHT), ("p2", WRONG)):
-        (subs / name).mkdir(parents=True)
-        nbformat.write(student_nb(body), subs / name / f"{A}.ipynb")
     return course, subs
 
 

@@ -23,12 +23,12 @@ FAST = ["--workers", "2", "--no-feedback", "--no-report", "--cell-seconds", "60"
 _BASELINE: dict = {}
 
 
-def small_batch(root: Path) -> tuple[Path, Path]:
-    """(course root, submissions folder) with `right` and `wrong` as students."""
+def small_batch(root: Path, right: str = "right", wrong: str = "wrong") -> tuple[Path, Path]:
+    """(course root, submissions folder) with two students: a right and a wrong answer."""
     root = Path(root)
     course = tiny_course(root)
     subs = root / "submissions"
-    for student, body in (("right", RIGHT), ("wrong", WRONG)):
+    for student, body in ((right, RIGHT), (wrong, WRONG)):
         (subs / student).mkdir(parents=True)
         nbformat.write(student_nb(body), subs / student / f"{ASSIGNMENT}.ipynb")
     return course, subs
