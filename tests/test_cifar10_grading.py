@@ -8,8 +8,9 @@ written comparison is graded by hand and left out. The plain `nbgrader autograde
 notebook's own tests, for trusted notebooks) is not rerun here: the reference's in-notebook tests
 run when the book is built, and a second CIFAR-10 batch would cost minutes of CI.
 
-Cost: 11 notebooks; every one trains three small networks on the grading budget (about 40-50 s
-of one core each on a free machine), 2 workers: about 4-5 minutes on 2 free cores. Measured on
+Cost: 12 notebooks; every one but the label lookup (which trains nothing: about 25 s of one
+core) trains three small networks on the grading budget (about 40-50 s of one core each on a
+free machine), 2 workers: about 4-5 minutes on 2 free cores. Measured on
 2026-11-29 on the shared 2-core development machine at load average 20-26 (several other
 batches running): about 5 minutes per notebook per worker, so this file's batch ran into
 the batch helper's 1800 s timeout after 5 notebooks (the 5 correct ones, all at 30/30); the reference,
@@ -29,6 +30,9 @@ ASSIGNMENT = "cifar10"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
 WRONG = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
 CORRECT = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
+# Variants that must earn nothing at all on some cells (`# zero:`): no forged point.
+ZERO = {p.stem.replace("_", "-"): read_variant(p)[1]["zero"].split() for p in VARIANTS.glob("*.py")
+        if "zero" in read_variant(p)[1]}
 MANUAL = {"comparison"}  # graded by hand: no points from the autograder
 # The budget trainings take 10-30 s per cell on a free CI runner; these caps only stop a batch
 # that hangs, and leave room for a busy machine (the test caps of helpers/graded_batch.py are sized for the
@@ -75,6 +79,16 @@ def test_wrong_variant_loses_points_on_every_intended_cell(graded, variant):
         assert cell in graded.maxima, f"{variant}: unknown grade cell {cell!r}"
         assert graded.grades[variant][cell] < graded.maxima[cell], (
             f"{variant} ({graded.headers[variant].get('why')}) kept its points on {cell}\n{graded.table}")
+
+
+@pytest.mark.parametrize("variant", sorted(ZERO))
+def test_no_point_where_the_header_says_zero(graded, variant):
+    """The label lookup (issue 25): every labelled copy of CIFAR-10 the kernel can read, and no
+    model: 0 of the budget points, since the held-out labels are not in the sandbox."""
+    for cell in ZERO[variant]:
+        assert graded.grades[variant][cell] == 0, (
+            f"{variant} ({graded.headers[variant].get('why')}) earned {graded.grades[variant][cell]} on {cell}\n{graded.table}")
+    assert graded.grades[variant]["total"] == 0, graded.table
 
 
 def test_issue_examples(graded):
