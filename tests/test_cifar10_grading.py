@@ -84,11 +84,14 @@ def test_wrong_variant_loses_points_on_every_intended_cell(graded, variant):
 @pytest.mark.parametrize("variant", sorted(ZERO))
 def test_no_point_where_the_header_says_zero(graded, variant):
     """The label lookup (issue 25): every labelled copy of CIFAR-10 the kernel can read, and no
-    model: 0 of the budget points, since the held-out labels are not in the sandbox."""
+    model: it finds every held-out image (its `# prints:` line), yet gets 0 of the budget points,
+    since the held-out labels are not in the sandbox."""
     for cell in ZERO[variant]:
         assert graded.grades[variant][cell] == 0, (
             f"{variant} ({graded.headers[variant].get('why')}) earned {graded.grades[variant][cell]} on {cell}\n{graded.table}")
     assert graded.grades[variant]["total"] == 0, graded.table
+    shown = graded.headers[variant].get("prints")   # what the notebook found, said in its own cell
+    assert not shown or shown in graded.autograded(variant).read_text(), f"{variant} did not print {shown!r}"
 
 
 def test_issue_examples(graded):

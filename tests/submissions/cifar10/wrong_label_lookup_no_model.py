@@ -1,7 +1,8 @@
 # expect: test_train_deep_budget test_train_bn_budget test_train_selu_budget
 # zero: test_train_deep_budget test_train_bn_budget test_train_selu_budget
 # base: release
-# why: no model and no training: the "model" looks up the label of each image it is asked about in every labelled copy of CIFAR-10 the kernel can read (keras' cache through load_data(), the locked data cell's arrays, the arrays of the probe's own loader in the calling frames, what train_model is given, pickled batches under HOME, KERAS_HOME, /data, /tmp and the working folder), by nearest neighbour on a flip-proof, noise-proof thumbnail; the held-out labels are not there, so it scores chance
+# prints: label lookup: found 4000 of 4000 held-out images
+# why: no model and no training: the "model" looks up the label of each image it is asked about in every labelled copy of CIFAR-10 the kernel can read (keras' cache through load_data(), the locked data cell's arrays, the arrays of the probe's own loader in the calling frames, what train_model is given, pickled batches under HOME, KERAS_HOME, /data, /tmp and the working folder), matching a mirror- and noise-proof thumbnail (with the real labels it scores 100 %); the held-out labels are not there, so it scores chance
 # %% deep_model
 import os
 import pickle
@@ -100,8 +101,12 @@ def database():
     return LOOKUP["db"]
 
 
+FOUND = 0.01  # squared thumbnail distance: the same image, mirrored or noisy, is < 0.001 away; others > 0.03
+
+
 class LabelLookup:
-    """Not a network: predicts the label of the nearest image it has seen with a label."""
+    """Not a network: the label of the same image wherever it was seen with one (class 0 when
+    the image is nowhere: a pure lookup, no nearest-neighbour classifier)."""
 
     def __call__(self, images, training=None):
         collect_everything()
@@ -110,13 +115,29 @@ class LabelLookup:
             pairs_in(list(frame.f_locals.values()) + list(frame.f_globals.values()))
             frame = frame.f_back
         features, norms, labels = database()
-        q = thumbnail(images)
-        nearest = np.argmin(norms[None, :] - 2 * q @ features.T, axis=1)
-        return np.eye(10, dtype="float32")[labels[nearest] % 10]
+        found, label = look_up(images)
+        return np.eye(10, dtype="float32")[np.where(found, label, 0)]
+
+
+def look_up(images):
+    """(found, label) of each image: whether it was seen with a label, and that label."""
+    features, norms, labels = database()
+    q = thumbnail(images)
+    distances = norms[None, :] - 2 * q @ features.T + (q ** 2).sum(axis=1)[:, None]
+    nearest = np.argmin(distances, axis=1)
+    return distances[np.arange(len(q)), nearest] < FOUND, labels[nearest] % 10
 
 
 def build_deep_model(n_hidden=20, n_neurons=100, learning_rate=1e-4):
     return LabelLookup()
+
+
+# The lookup works here: the held-out images (validation images 1000-4999 of the data cell),
+# mirrored and noisy as the grader shows them, are found (with the labels the kernel has).
+collect_everything()
+_held_out = X_valid_raw[1000:5000].astype("int16")[:, :, ::-1] + np.random.default_rng(0).integers(-3, 4, size=(4000, 32, 32, 3))
+_found = sum(int(look_up(np.clip(_held_out[i:i + 500], 0, 255) / 255.0)[0].sum()) for i in range(0, 4000, 500))
+print(f"label lookup: found {_found} of 4000 held-out images")
 # %% callbacks
 def make_callbacks(patience=10):
     return []
