@@ -16,6 +16,7 @@ reads.
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 from pathlib import Path
@@ -72,8 +73,13 @@ def printed_forms(value) -> set[str]:
     return {f for f in forms if len(f.lstrip("-")) >= 4}
 
 
-def _mentions(text: str, form: str) -> bool:
-    return re.search(rf"(?<![\w.]){re.escape(form)}(?![\w]|\.\d)", text) is not None
+def mentions(drawn: set[str]):
+    """A function: the drawn values (printed forms) a text names, as whole tokens."""
+    if not drawn:
+        return lambda text: []
+    alternatives = "|".join(re.escape(f) for f in sorted(drawn, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w.])({alternatives})(?![\w]|\.\d)")
+    return lambda text: sorted({m.group(1) for m in pattern.finditer(text)})
 
 
 def hidden_messages(cell) -> list[str]:
@@ -85,15 +91,24 @@ def hidden_messages(cell) -> list[str]:
     return [line[2:].strip() for line in "\n".join(text).splitlines() if line.startswith("- ")]
 
 
-def _shared_wording(check, rng) -> tuple[list[str], set[str]]:
-    """The `what`s of a hidden check that every draw has (longest first), and its hidden `why`s."""
-    probes = [check.probe(rng)] + [check.probe(np.random.default_rng(s)) for s in OTHER_DRAWS]
-    whats = set.intersection(*({e.what for e in p.expectations} for p in probes))
-    whys = {e.hidden_text for p in probes for e in p.expectations}
-    return sorted(whats, key=len, reverse=True), whys
+@functools.lru_cache(maxsize=None)
+def _other_draws_wording(assignment: str, gid: str) -> tuple[frozenset, frozenset]:
+    """The `what`s that the OTHER_DRAWS of a hidden check all have, and its hidden `why`s."""
+    probes = [load(assignment)[gid].probe(np.random.default_rng(s)) for s in OTHER_DRAWS]
+    return (frozenset.intersection(*(frozenset(e.what for e in p.expectations) for p in probes)),
+            frozenset(e.hidden_text for p in probes for e in p.expectations))
 
 
-def _judge_line(line: str, whats: list[str], whys: set[str], drawn: set[str]) -> str | None:
+def _shared_wording(assignment: str, gid: str, rng) -> tuple[list[str], set[str]]:
+    """The `what`s of a hidden check that every draw has, this student's included (longest
+    first), and its hidden `why`s; draws with `rng`, which records them."""
+    mine = load(assignment)[gid].probe(rng).expectations
+    whats, whys = _other_draws_wording(assignment, gid)
+    return (sorted(whats & {e.what for e in mine}, key=len, reverse=True),
+            set(whys) | {e.hidden_text for e in mine})
+
+
+def _judge_line(line: str, whats: list[str], whys: set[str], named_in) -> str | None:
     """Why one hidden message names the draw (None when it does not)."""
     rest = line
     what = next((w for w in whats if line.startswith(w + ": ")), None)
@@ -103,7 +118,7 @@ def _judge_line(line: str, whats: list[str], whys: set[str], drawn: set[str]) ->
         allowed = why in whys | FIXED_WHY
     else:
         allowed = REPORT_ERRORS.match(line) is not None
-    named = sorted(form for form in drawn if _mentions(rest, form))
+    named = named_in(rest)
     if named:
         return f"names drawn values {named}"
     return None if allowed else "is not worded the same for every draw"
@@ -130,11 +145,11 @@ def hidden_message_problems(graded) -> tuple[list[str], int]:
             if not messages:
                 continue
             rng = RecordingRng(rng_for(graded.seed, student, gid, digest))
-            whats, whys = _shared_wording(checks[gid], rng)
-            drawn = set().union(*(printed_forms(v) for v in rng.drawn))
+            whats, whys = _shared_wording(graded.assignment, gid, rng)
+            named_in = mentions(set().union(*(printed_forms(v) for v in rng.drawn)))
             for line in messages:
                 scanned += 1
-                why = _judge_line(line, whats, whys, drawn)
+                why = _judge_line(line, whats, whys, named_in)
                 if why:
                     problems.append(f"{student} {gid}: {line!r} {why}")
             if page and re.sub(r"\s+", " ", messages[0])[:60] not in page:
