@@ -1,7 +1,7 @@
 # expect: test_train_deep_budget test_train_bn_budget test_train_selu_budget
 # zero: test_train_deep_budget test_train_bn_budget test_train_selu_budget
 # base: release
-# prints: label lookup: found 4000 of 4000 held-out images
+# prints: label lookup: found 1000 of 1000 held-out images
 # why: no model and no training: the "model" looks up the label of each image it is asked about in every labelled copy of CIFAR-10 the kernel can read (keras' cache through load_data(), the locked data cell's arrays, the arrays of the probe's own loader in the calling frames, what train_model is given, pickled batches under HOME, KERAS_HOME, /data, /tmp and the working folder), matching a mirror- and noise-proof thumbnail (with the real labels it scores 100 %); the held-out labels are not there, so it scores chance
 # %% deep_model
 import os
@@ -13,11 +13,14 @@ LOOKUP = {"features": [], "labels": [], "seen": set()}
 
 def thumbnail(images):
     """Mirror-proof, noise-proof features: the image averaged with its mirror, 4x4 blocks."""
-    x = np.asarray(images, dtype="float32")
-    if x.max() > 1.5:
-        x = x / 255.0
-    x = (x + x[:, :, ::-1]) / 2
-    return x.reshape(len(x), 8, 4, 8, 4, 3).mean(axis=(2, 4)).reshape(len(x), -1)
+    images = np.asarray(images)
+    scale = 255.0 if images.dtype == np.uint8 or images.max() > 1.5 else 1.0
+    out = []
+    for i in range(0, len(images), 2000):
+        x = images[i:i + 2000].astype("float32") / scale
+        x = (x + x[:, :, ::-1]) / 2
+        out.append(x.reshape(len(x), 8, 4, 8, 4, 3).mean(axis=(2, 4)).reshape(len(x), -1))
+    return np.concatenate(out)
 
 
 def remember(images, labels):
@@ -132,12 +135,12 @@ def build_deep_model(n_hidden=20, n_neurons=100, learning_rate=1e-4):
     return LabelLookup()
 
 
-# The lookup works here: the held-out images (validation images 1000-4999 of the data cell),
-# mirrored and noisy as the grader shows them, are found (with the labels the kernel has).
+# The lookup works here: held-out images (every 4th of validation images 1000-4999 of the data
+# cell), mirrored and noisy as the grader shows them, are found (with the labels the kernel has).
 collect_everything()
-_held_out = X_valid_raw[1000:5000].astype("int16")[:, :, ::-1] + np.random.default_rng(0).integers(-3, 4, size=(4000, 32, 32, 3))
-_found = sum(int(look_up(np.clip(_held_out[i:i + 500], 0, 255) / 255.0)[0].sum()) for i in range(0, 4000, 500))
-print(f"label lookup: found {_found} of 4000 held-out images")
+_held_out = X_valid_raw[1000:5000:4].astype("int16")[:, :, ::-1] + np.random.default_rng(0).integers(-3, 4, size=(1000, 32, 32, 3))
+_found = sum(int(look_up(np.clip(_held_out[i:i + 500], 0, 255) / 255.0)[0].sum()) for i in range(0, 1000, 500))
+print(f"label lookup: found {_found} of 1000 held-out images")
 # %% callbacks
 def make_callbacks(patience=10):
     return []
