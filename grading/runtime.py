@@ -33,7 +33,7 @@ DATA_MOUNT = "/data"  # where a sandboxed kernel sees the datasets and the Keras
 # CIFAR-10 images (of data_batch_1) whose labels the grader holds out: the cifar10 budget checks
 # evaluate on them, so the kernels' copy of the dataset has other labels and file names there.
 HELD_OUT_CIFAR10 = range(1000, 5000)
-KERNEL_DATA_VERSION = "1"  # bump when what the kernels' copy withholds changes
+KERNEL_DATA_VERSION = "2"  # bump when the kernels' copy changes (2: readable by load_data())
 
 def hide_module(name: str) -> str:
     """A start-up script after which `import <name>` fails in the kernel, as it does in Colab."""
@@ -157,7 +157,9 @@ def keras_seed(datasets: str) -> str:
     labels the grader holds out (`kernel_copy`); made once per process."""
     seed = grading_cache() / "keras_home"
     seed_cache(Path(datasets), seed)
-    kernels = grading_cache() / "keras_home_kernels"
+    # One folder per version: a grader of another version on this machine (another checkout)
+    # never rebuilds the copy under sandboxes that are reading it.
+    kernels = grading_cache() / f"keras_home_kernels-v{KERNEL_DATA_VERSION}"
     kernel_copy(seed, kernels)
     share_read_only(kernels)  # made under umask 077: the sandbox user must read it
     return str(kernels)
@@ -206,8 +208,8 @@ def _withhold_labels(path: Path) -> None:
     if names:
         batch[b"filenames"] = names
     path.unlink()  # a hard link to the seed: write a new file, never through the link
-    with open(path, "wb") as f:
-        pickle.dump(batch, f, protocol=2)
+    with open(path, "wb") as f:  # protocol 4: NumPy's globals only, as Keras' restricted unpickler
+        pickle.dump(batch, f, protocol=4)  # wants (protocol 2 pickles bytes with _codecs.encode)
 
 
 def kernel_datasets(datasets: Path) -> str:

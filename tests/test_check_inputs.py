@@ -45,3 +45,24 @@ def test_fingerprint_sees_values_a_test_closes_over():
     assert fingerprint(lambda obs, w=a: w) != fingerprint(lambda obs, w=b: w)
     assert fingerprint((lambda x: lambda obs: x)(a)) != fingerprint((lambda x: lambda obs: x)(b))
     assert fingerprint(lambda obs: None) == fingerprint(lambda obs: None)
+
+
+def _hidden_wording(check, seed):
+    """What a hidden check can say, built from one draw: its (part, what, hidden text) triples,
+    and its messages when nothing was observed (every expectation failed)."""
+    probe = check.probe(np.random.default_rng(seed))
+    texts = {(exp.part, exp.what, exp.hidden_text) for exp in probe.expectations}
+    return texts, probe.judge({}).messages
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_hidden_messages_name_no_draw(assignment):
+    """A hidden check's messages are the same whatever was drawn: they name no random choice
+    (which mode, which case), no drawn number and no count of drawn cases, so a student cannot
+    learn the draw space from the feedback (issue 25)."""
+    named = []
+    for gid, check in load(assignment).items():
+        if check.hidden:
+            first = _hidden_wording(check, 1)
+            named += [f"{gid} (seed {seed})" for seed in range(2, 10) if _hidden_wording(check, seed) != first]
+    assert not named, f"hidden messages that depend on the draw: {named}"

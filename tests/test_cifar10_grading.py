@@ -8,8 +8,9 @@ written comparison is graded by hand and left out. The plain `nbgrader autograde
 notebook's own tests, for trusted notebooks) is not rerun here: the reference's in-notebook tests
 run when the book is built, and a second CIFAR-10 batch would cost minutes of CI.
 
-Cost: 11 notebooks; every one trains three small networks on the grading budget (about 40-50 s
-of one core each on a free machine), 2 workers: about 4-5 minutes on 2 free cores. Measured on
+Cost: 12 notebooks; every one but the label lookup (which trains nothing: about 25 s of one
+core) trains three small networks on the grading budget (about 40-50 s of one core each on a
+free machine), 2 workers: about 4-5 minutes on 2 free cores. Measured on
 2026-11-29 on the shared 2-core development machine at load average 20-26 (several other
 batches running): about 5 minutes per notebook per worker, so this file's batch ran into
 the batch helper's 1800 s timeout after 5 notebooks (the 5 correct ones, all at 30/30); the reference,
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.draws import hidden_message_problems
 from helpers.graded_batch import grade_assignment, publish
 from helpers.variants import read_variant
 
@@ -28,6 +30,9 @@ ASSIGNMENT = "cifar10"
 VARIANTS = Path(__file__).parent / "submissions" / ASSIGNMENT
 WRONG = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] != "full")
 CORRECT = sorted(p.stem.replace("_", "-") for p in VARIANTS.glob("*.py") if read_variant(p)[1]["expect"] == "full")
+# Variants that must earn nothing at all on some cells (`# zero:`): no forged point.
+ZERO = {p.stem.replace("_", "-"): read_variant(p)[1]["zero"].split() for p in VARIANTS.glob("*.py")
+        if "zero" in read_variant(p)[1]}
 MANUAL = {"comparison"}  # graded by hand: no points from the autograder
 # The budget trainings take 10-30 s per cell on a free CI runner; these caps only stop a batch
 # that hangs, and leave room for a busy machine (the test caps of helpers/graded_batch.py are sized for the
@@ -76,6 +81,19 @@ def test_wrong_variant_loses_points_on_every_intended_cell(graded, variant):
             f"{variant} ({graded.headers[variant].get('why')}) kept its points on {cell}\n{graded.table}")
 
 
+@pytest.mark.parametrize("variant", sorted(ZERO))
+def test_no_point_where_the_header_says_zero(graded, variant):
+    """The label lookup (issue 25): every labelled copy of CIFAR-10 the kernel can read, and no
+    model: it finds every held-out image (its `# prints:` line), yet gets 0 of the budget points,
+    since the held-out labels are not in the sandbox."""
+    for cell in ZERO[variant]:
+        assert graded.grades[variant][cell] == 0, (
+            f"{variant} ({graded.headers[variant].get('why')}) earned {graded.grades[variant][cell]} on {cell}\n{graded.table}")
+    assert graded.grades[variant]["total"] == 0, graded.table
+    shown = graded.headers[variant].get("prints")   # what the notebook found, said in its own cell
+    assert not shown or shown in graded.autograded(variant).read_text(), f"{variant} did not print {shown!r}"
+
+
 def test_issue_examples(graded):
     """The examples of issue 10: validating on the training set loses points on train_model;
     BN after a separate ELU layer and MC Dropout on stacked copies get full marks."""
@@ -93,3 +111,10 @@ def test_feedback_has_the_graders_words_only(graded):
     assert "Grader: hidden tests failed" in html
     ok = graded.feedback("reference").read_text()
     assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
+
+
+def test_hidden_messages_name_no_drawn_value(graded):
+    """Every student's hidden messages, scanned for what their checks drew (helpers/draws.py)."""
+    problems, scanned = hidden_message_problems(graded)
+    assert not problems, "\n".join(problems)
+    assert scanned >= 5, scanned

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from helpers.course import solution_sources
+from helpers.draws import hidden_message_problems
 from helpers.nbgrader_batch import grade_batch
 from helpers.variants import build_submission, max_points, read_variant
 from grading.checks.initializers import (SAMPLE, TRUNCATION_CORRECTION, bound_problem,
@@ -92,6 +93,17 @@ def test_hidden_feedback_names_what_failed_without_values(graded):
                      graded.feedback("wrong-variance-as-std").read_text())  # visible: values shown
     ok = graded.feedback("reference").read_text()
     assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
+
+
+@pytest.mark.slow
+def test_hidden_messages_name_no_drawn_choice(graded):
+    """Every student's hidden messages, scanned for what their checks drew (the seed is known):
+    no drawn mode, shape or scale, no count of drawn cases (helpers/draws.py). The swapped fans
+    fail the convolution kernel, whose mode is drawn at random."""
+    problems, scanned = hidden_message_problems(graded)
+    assert not problems, "\n".join(problems)
+    assert scanned >= 20, scanned
+    assert "normal weights on a convolution kernel" in graded.feedback("wrong-fan-out-for-fan-in").read_text()
 
 
 @pytest.mark.slow

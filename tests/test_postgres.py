@@ -2,8 +2,10 @@
 folder, Unix socket only, run as `nobody` when the tests run as root: PostgreSQL refuses root),
 a small batch graded into it with `--db-url postgresql+psycopg://...`, the same grades as the
 default SQLite gradebook, and the export reading them back from the server; the resume state in
-that server (`grading.state.DatabaseStore`): atomic claims, and two graders started at once on
-one database, handed overlapping students, grade each submission once."""
+that server (`grading.state.DatabaseStore`): atomic claims, two graders started at once on
+one database, handed overlapping students, grade each submission once; a grader killed with
+SIGKILL while it holds claims leaves them to its own rerun, and no export writes them meanwhile;
+outages, a server restart mid-batch, and a second course on the same database."""
 from __future__ import annotations
 
 import glob
@@ -218,32 +220,59 @@ def test_a_second_course_on_the_same_database_is_refused(postgres_url, env, tmp_
     assert {r.split(",")[0]: r.split(",")[1] for r in text.splitlines()[1:]} == {"p1": "3", "p2": "0"}
 
 
-def test_a_dead_graders_claims_are_taken_back_by_its_rerun_only(postgres_url, tmp_path):
-    """A grader killed while it holds p1: the export refuses p1 (being graded), a grader from
-    another course root must wait for the lease, and a rerun from the same root and host takes
-    it back at once."""
-    from grading.export import not_final, read_states
-    from grading.state import DatabaseStore
-    url = new_database(postgres_url, "tdnn_dead")
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    killed = DatabaseStore(url, "tdnn", "a3", root=tmp_path / "one")
-    assert killed.claim("p1", "key")
-    host, _, where = killed.owner.split(":")
+def _claimed_by(url: str, pid: int) -> list[str]:
+    """The students whose grading_state row is claimed by the grader with process id `pid`."""
     import sqlalchemy
     engine = sqlalchemy.create_engine(url)
-    with engine.begin() as conn:  # as if its process had been killed: its pid is gone
-        conn.execute(sqlalchemy.text("UPDATE grading_state SET owner = :dead WHERE owner = :me"),
-                     {"dead": f"{host}:{dead.pid}:{where}", "me": killed.owner})
-    engine.dispose()
-    # What the export reads: p1 is not final (listed as being graded, never a number).
-    assert not_final(read_states(url, "tdnn", "a3")["p1"]).startswith("claimed: being graded by")
-    other_root = DatabaseStore(url, "tdnn", "a3", root=tmp_path / "two")
-    assert not other_root.claim("p1", "key"), "another course root took a claim whose lease runs"
-    rerun = DatabaseStore(url, "tdnn", "a3", root=tmp_path / "one")
-    assert rerun.claim("p1", "key"), "the dead grader's own rerun could not take its claim back"
-    for store in (killed, other_root, rerun):
-        store.close()
+    try:
+        if not sqlalchemy.inspect(engine).has_table("grading_state"):
+            return []
+        with engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text(
+                "SELECT student, owner FROM grading_state WHERE status = 'claimed'")).all()
+    finally:
+        engine.dispose()
+    return sorted(r.student for r in rows if (r.owner or "").split(":")[1:2] == [str(pid)])
+
+
+def test_a_grader_killed_while_it_holds_claims_is_finished_by_its_rerun(postgres_url, env, tmp_path):
+    """A real `python -m grading --db-url` killed (SIGKILL) while it holds claims: at that moment
+    the export refuses and lists the unfinished students (never a number), a grader from another
+    course root cannot take them (the lease runs), and a rerun from the same course root and host
+    takes them back at once and grades every student right, each once."""
+    from grading.export import ExportError, export
+    from grading.state import DatabaseStore
+    from helpers.tiny import A
+    url = new_database(postgres_url, "tdnn_killed")
+    course, subs = _tiny_batch(tmp_path)
+    run_env = dict(env, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    grader = subprocess.Popen(grading_cmd(course, A, subs, *TINY, "--db-url", url), cwd=run_env["PYTHONPATH"],
+                              env=run_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline, held = time.monotonic() + 300, []
+    while grader.poll() is None and time.monotonic() < deadline and len(held) < 2:
+        held = _claimed_by(url, grader.pid)
+        time.sleep(0.05)
+    grader.kill()  # SIGKILL: no clean-up, its claims stay in the database
+    out, err = grader.communicate(timeout=60)
+    assert grader.returncode == -9 and held == ["p1", "p2"], (
+        f"the grader was not killed while holding both claims ({grader.returncode}, {held}):\n{out}\n{err[-3000:]}")
+    unfinished = _claimed_by(url, grader.pid)
+    assert unfinished, "the killed grader finished a student after all: nothing left to take back"
+    # The export at this moment: an error listing the unfinished students, no file, no number.
+    with pytest.raises(ExportError, match="without a final grade") as info:
+        export(url, "tdnn", A, "csv")
+    for student in unfinished:
+        assert f"{student} (claimed: being graded by " in str(info.value), str(info.value)
+    other_root = DatabaseStore(url, "tdnn", A, root=tmp_path / "elsewhere")
+    assert not any(other_root.claim(s, "key") for s in unfinished), "another course root took a live lease"
+    other_root.close()
+    rerun = run_grading(course, A, subs, *TINY, "--db-url", url, env=env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-3000:]
+    assert f"{len(unfinished)} graded now" in rerun.stdout and "taken by another grader" not in rerun.stdout, rerun.stdout
+    grades = read_grades(course, A, url)
+    assert {s: (g["total"], g["_submissions"]) for s, g in grades.items()} == {"p1": (3.0, 1), "p2": (0.0, 1)}
+    text, _ = export(url, "tdnn", A, "csv")
+    assert {r.split(",")[0]: r.split(",")[1] for r in text.splitlines()[1:]} == {"p1": "3", "p2": "0"}
 
 
 def test_a_database_outage_is_waited_out_then_one_line(postgres_url, tmp_path, capsys):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers.course import solution_sources
+from helpers.draws import hidden_message_problems
 from helpers.nbgrader_batch import grade_batch
 from helpers.variants import build_submission, max_points, read_variant
 
@@ -66,6 +67,16 @@ def test_grader_messages_in_feedback(graded):
     assert "power_schedule with other parameters" in html
     ok = graded.feedback("reference").read_text()
     assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
+
+
+def test_hidden_messages_name_no_drawn_value(graded):
+    """Every student's hidden messages, scanned for what their checks drew (the seed is known):
+    no drawn parameter and no count of drawn cases (helpers/draws.py): the off-by-one piecewise
+    fails many cases of a drawn number of boundaries."""
+    problems, scanned = hidden_message_problems(graded)
+    assert not problems, "\n".join(problems)
+    assert scanned >= 20, scanned
+    assert "(and other cases)" in graded.feedback("wrong-piecewise-off-by-one").read_text()
 
 
 def test_plain_nbgrader_autograde(repo, offline_env, tmp_path):

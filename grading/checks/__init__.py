@@ -41,10 +41,13 @@ keep its own in its `grading/checks/`). It imports from this module only:
   compares with values computed here, never two values the kernel reports about itself
   (tests/test_check_inputs.py builds every check from two draws and compares the parts). A
   custom `p.expect` may give a `schema=` (see `schema_problem`); `close` and `equal` have one.
-- For a hidden check, write `what` without parameter values ("power_schedule with c != 1"):
-  messages of hidden probes name what failed in words the check wrote, never the inputs, the
-  expected or the observed values, and show only the type of a builtin exception (a student
-  could otherwise smuggle hidden data into its feedback).
+- For a hidden check, write `what` without parameter values ("power_schedule with c != 1")
+  and the same for every draw (never f"mode {mode!r}" for a drawn mode): messages of hidden
+  probes name what failed in words the check wrote, never the inputs, a drawn choice, the count
+  of drawn cases, the expected or the observed values, and show only the type of a builtin
+  exception (a student could otherwise learn the draw space, or smuggle hidden data into its
+  feedback). tests/test_check_inputs.py builds every hidden check from several draws and
+  compares its wording.
 - Every autograded test cell of the assignment must have a check; the batch refuses to start
   otherwise. A check must accept every answer the task text allows (tolerances like the
   notebook's own tests, float32 arithmetic, Python or tensor results) and catch every typical
@@ -329,7 +332,9 @@ class Probe:
         messages = []
         for name, failures in parts.items():
             if failures:
-                extra = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+                # A hidden part draws how many cases it tries: their count would tell the draw.
+                more = "other cases" if self.hidden else f"{len(failures) - 1} more"
+                extra = f" (and {more})" if len(failures) > 1 else ""
                 messages.append(failures[0] + extra)
         return Verdict(passed / len(parts), messages[:MAX_MESSAGES])
 

@@ -216,7 +216,8 @@ def modes_hidden(p, rng):
     shape = (3, 3, int(rng.integers(40, 80)), int(rng.integers(150, 240)))
     mode = str(rng.choice(["fan_in", "fan_out"]))
     draw_step(p, "conv", 2.0, mode, "normal", shape, _seed(rng))
-    expect_weights(p, f"mode {mode!r} on a convolution kernel", "conv", shape,
+    # The message names no drawn choice (which mode): hidden messages say what, never which.
+    expect_weights(p, "normal weights on a convolution kernel", "conv", shape,
                    math.sqrt(2.0 / fan_of(shape, mode)), "normal", part="convolution")
 
 
