@@ -16,10 +16,14 @@ The executed notebook goes to _build/cifar10/cifar10_full.ipynb. --smoke runs th
 every size patched down (a cell inserted after `full_settings`) and writes to _build/cifar10/smoke/
 instead, so results/full/ keeps the last real run.
 
---budget-seeds N: runs the solution's set-up, data and solution cells once in a kernel with
-NBGRADER_EXECUTION set (the grading budget), then the three budget-training test cells once per
-grading seed, and writes results/full/cifar10_budget_seeds.csv: the reference's accuracy under the
-grading budget, from which the thresholds in the notebook's set-up cell were chosen.
+--budget-seeds N: for each answer, runs the solution's set-up, data and solution cells once in a
+kernel with NBGRADER_EXECUTION set (the grading budget), then the three budget-training test cells
+once per grading seed, and writes results/full/cifar10_budget_seeds.csv: the accuracy under the
+grading budget, from which the thresholds in the notebook's set-up cell and in
+grading/checks/cifar10.py were chosen. The answers: the reference, every correct variant of
+tests/submissions/cifar10/ (they must pass) and the typical wrong answers of TYPICAL_WRONG, the
+mistakes that leave a network that does not learn (they should fail). `--answers reference`
+measures the reference only.
 """
 from __future__ import annotations
 
@@ -63,6 +67,57 @@ FULL.update(train_size=1500, search_size=600, search_epochs=1, patience=1,
             one_cycle=dict(epochs=2, batch_size=128, max_lr=0.05), mc_samples=3)
 """
 BUDGET_CELLS = ("test_train_deep_budget", "test_train_bn_budget", "test_train_selu_budget")
+VARIANTS = REPO / "tests" / "submissions" / "cifar10"
+
+
+def _stack(builder: str, lr: float, hidden: str, output: str) -> str:
+    """A builder's source: Flatten, n_hidden `hidden` layers, `output`, compiled like the task's."""
+    return (f"def {builder}(n_hidden=20, n_neurons=100, learning_rate={lr}):\n"
+            "    model = keras.Sequential([keras.Input(shape=(32, 32, 3)), keras.layers.Flatten()])\n"
+            "    for _ in range(n_hidden):\n"
+            f"        model.add(keras.layers.Dense(n_neurons, {hidden}))\n"
+            f"    model.add(keras.layers.Dense(10{output}))\n"
+            "    model.compile(optimizer=keras.optimizers.Nadam(learning_rate=learning_rate),\n"
+            "                  loss='sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+            "    return model\n")
+
+
+STANDARDIZE = ("def standardize(X_train, *others):\n"
+               "    m, s = X_train.mean(axis=0), X_train.std(axis=0) + 1e-7\n"
+               "    return tuple(((X - m) / s).astype('float32') for X in (X_train, *others))\n\n\n")
+SIGMOID, SOFTMAX = "activation='sigmoid'", ", activation='softmax'"
+# Typical wrong answers for the budget checks: solution cells that leave a network that does not
+# learn, or learns little (the structural checks catch them as well).
+TYPICAL_WRONG = {
+    # train_model that never calls fit(): the model keeps its random weights
+    "wrong_no_fit": {"callbacks": (
+        "def make_callbacks(patience=10):\n"
+        "    return [keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=patience,\n"
+        "                                          restore_best_weights=True)]\n\n\n"
+        "def train_model(model, data, epochs, batch_size=32, callbacks=None):\n"
+        "    return keras.callbacks.History()\n")},
+    # the saturating activation the chapter starts from, with Keras' default (Glorot) init
+    "wrong_sigmoid": {"deep_model": _stack("build_deep_model", 1e-4, SIGMOID, SOFTMAX),
+                      "bn_model": _stack("build_bn_model", 1e-3, SIGMOID, SOFTMAX),
+                      "selu_model": STANDARDIZE + _stack("build_selu_model", 3e-4, SIGMOID, SOFTMAX)},
+    # no softmax on the output, compiled for probabilities (from_logits=False)
+    "wrong_no_softmax": {
+        "deep_model": _stack("build_deep_model", 1e-4, "activation='elu', kernel_initializer='he_normal'", ""),
+        "selu_model": STANDARDIZE + _stack("build_selu_model", 3e-4,
+                                           "activation='selu', kernel_initializer='lecun_normal'", "")},
+}
+
+
+def budget_answers(which: str) -> dict[str, dict[str, str]]:
+    """Answer name -> the solution cells it replaces (none for the reference)."""
+    answers = {"reference": {}}
+    if which == "all":
+        sys.path.insert(0, str(REPO / "tests"))
+        from helpers.variants import read_variant
+        for path in sorted(VARIANTS.glob("correct_*.py")):
+            answers[path.stem] = read_variant(path)[0]
+        answers.update(TYPICAL_WRONG)
+    return answers
 
 
 def offline_env(root: Path, profile: str) -> dict:
@@ -89,14 +144,15 @@ def cell_text(cell) -> str:
     return "".join(parts)
 
 
-def execute(nb, env: dict, workdir: Path, log, timeout: int = 7200) -> float:
-    """Run every cell in order, logging outputs and times; stop at the first error."""
+def execute(nb, env: dict, workdir: Path, log, timeout: int = 7200, allow_errors: bool = False) -> float:
+    """Run every cell in order, logging outputs and times; stop at the first error (unless
+    allow_errors: then every cell runs, its error in its outputs)."""
     old = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
     start = time.perf_counter()
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                                 resources={"metadata": {"path": str(workdir)}})
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
@@ -203,50 +259,59 @@ def run_notebook(smoke: bool) -> int:
     return status
 
 
-def budget_seeds(n: int, first: int) -> int:
-    """The reference's accuracy under the grading budget, for n grading seeds."""
+def _budget_rows(answer: str, cells: dict[str, str], n: int, first: int, env: dict, tmp: Path) -> list[dict]:
+    """One kernel: the set-up with `cells` in place of the solution's, then the budget cells per seed."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    setup = [c for c in nb.cells if c.cell_type == "code"
+    setup = [cells.get(c.metadata.get("nbgrader", {}).get("grade_id"), c.source) for c in nb.cells
+             if c.cell_type == "code"
              and not c.metadata.get("nbgrader", {}).get("grade")
              and not c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("run_")
              and c.metadata.get("nbgrader", {}).get("grade_id") != "summary"]
-    rows = []
+    run = [nbformat.v4.new_code_cell(source) for source in setup]
+    for seed in range(first, first + n):
+        run.append(nbformat.v4.new_code_cell(f"os.environ['COURSE_GRADING_SEED'] = '{seed}'"))
+        run += [nbformat.v4.new_code_cell(by_id[g].source) for g in BUDGET_CELLS]
+    run = nbformat.v4.new_notebook(cells=run)
+    execute(run, env, tmp, lambda text: None, timeout=1200, allow_errors=True)  # wrong answers fail
+    rows, seed = [], None
+    for cell in run.cells:
+        text = cell_text(cell)
+        match = re.search(r"COURSE_GRADING_SEED'\] = '(\d+)'", cell.source)
+        if match:
+            seed = int(match.group(1))
+        found = re.search(r"^(deep|BN|SELU) model.*validation accuracy ([0-9.na]+) in ([0-9.]+) s", text, re.M)
+        if found:
+            rows.append(dict(answer=answer, seed=seed, model=found.group(1).lower(),
+                             val_accuracy=float(found.group(2)), seconds=float(found.group(3))))
+            print(rows[-1], flush=True)
+    return rows
+
+
+def budget_seeds(n: int, first: int, which: str = "all") -> int:
+    """The accuracy under the grading budget of the reference, the correct variants and the
+    typical wrong answers, for n grading seeds each."""
+    answers, rows = budget_answers(which), []
     with tempfile.TemporaryDirectory(prefix="cifar10-") as tmp:
         tmp = Path(tmp)
         env = offline_env(tmp, "quick")
         env["NBGRADER_EXECUTION"] = "autograde"
-        cells = [nbformat.v4.new_code_cell(c.source) for c in setup]
-        for seed in range(first, first + n):
-            cells.append(nbformat.v4.new_code_cell(f"os.environ['COURSE_GRADING_SEED'] = '{seed}'"))
-            cells += [nbformat.v4.new_code_cell(by_id[g].source) for g in BUDGET_CELLS]
-        run = nbformat.v4.new_notebook(cells=cells)
-        execute(run, env, tmp, lambda text: None, timeout=1200)
-        seed = None
-        for cell in run.cells:
-            text = cell_text(cell)
-            match = re.search(r"COURSE_GRADING_SEED'\] = '(\d+)'", cell.source)
-            if match:
-                seed = int(match.group(1))
-            found = re.search(r"^(deep|BN|SELU) model.*validation accuracy ([0-9.]+) in ([0-9.]+) s",
-                              text, re.M)
-            if found:
-                rows.append(dict(seed=seed, model=found.group(1).lower(), val_accuracy=float(found.group(2)),
-                                 seconds=float(found.group(3))))
-                print(rows[-1], flush=True)
+        for answer, cells in answers.items():
+            rows += _budget_rows(answer, cells, n, first, env, tmp)
     path = REPO / "results" / "full" / "cifar10_budget_seeds.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["seed", "model", "val_accuracy", "seconds"])
+        writer = csv.DictWriter(f, fieldnames=["answer", "seed", "model", "val_accuracy", "seconds"])
         writer.writeheader()
         writer.writerows(rows)
-    for model in ("deep", "bn", "selu"):
-        accs = [r["val_accuracy"] for r in rows if r["model"] == model]
-        if accs:
-            print(f"{model:5s}: min {min(accs):.3f}  mean {sum(accs) / len(accs):.3f}  max {max(accs):.3f}"
-                  f"  over {len(accs)} seeds")
+    for answer in answers:
+        for model in ("deep", "bn", "selu"):
+            accs = [r["val_accuracy"] for r in rows if r["model"] == model and r["answer"] == answer]
+            if accs:
+                print(f"{answer:38s} {model:5s}: min {min(accs):.3f}  mean {sum(accs) / len(accs):.3f}"
+                      f"  max {max(accs):.3f}  over {len(accs)} seeds")
     print(f"wrote {path.relative_to(REPO)}")
-    return 0 if len(rows) == 3 * n else 1
+    return 0 if len(rows) == 3 * n * len(answers) else 1
 
 
 def main(argv=None) -> int:
@@ -255,11 +320,14 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-seeds", type=int, metavar="N",
                         help="measure the reference's accuracy under the grading budget for N seeds")
     parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--answers", choices=("all", "reference"), default="all",
+                        help="--budget-seeds: the reference, correct variants and typical wrong answers, "
+                        "or the reference only")
     args = parser.parse_args(argv)
     if not (DATASETS / "seed_keras_cache.py").exists():
         sys.exit(f"offline datasets not found at {DATASETS} (set COURSE_DATASETS)")
     if args.budget_seeds:
-        return budget_seeds(args.budget_seeds, args.first_seed)
+        return budget_seeds(args.budget_seeds, args.first_seed, args.answers)
     return run_notebook(args.smoke)
 
 

@@ -8,9 +8,10 @@ written comparison is graded by hand and left out. The plain `nbgrader autograde
 notebook's own tests, for trusted notebooks) is not rerun here: the reference's in-notebook tests
 run when the book is built, and a second CIFAR-10 batch would cost minutes of CI.
 
-Cost: 12 notebooks; every one but the label lookup (which trains nothing: about 25 s of one
-core) trains three small networks on the grading budget (about 40-50 s of one core each on a
-free machine), 2 workers: about 4-5 minutes on 2 free cores. Measured on
+Cost: 12 notebooks; every one but the label lookup (which trains nothing) trains three small
+networks on the grading budget (4 hidden layers, 2 epochs on 2,048 images since 2026-12-06). On
+2026-12-06, on the shared 2-core machine at load average 7-14, this file (11 notebooks) took
+961 s; the old budget's (3626f03), run alongside it, 1,409 s. Measured on
 2026-11-29 on the shared 2-core development machine at load average 20-26 (several other
 batches running): about 5 minutes per notebook per worker, so this file's batch ran into
 the batch helper's 1800 s timeout after 5 notebooks (the 5 correct ones, all at 30/30); the reference,
