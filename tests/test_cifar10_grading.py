@@ -93,3 +93,17 @@ def test_feedback_has_the_graders_words_only(graded):
     assert "Grader: hidden tests failed" in html
     ok = graded.feedback("reference").read_text()
     assert "Grader: hidden tests passed" in ok and "GraderVerdict" not in ok
+
+
+def test_feedback_figures_show_the_training_curves(graded):
+    """Every budget check draws the held-out accuracy after each epoch against the reference's."""
+    import re
+    for student in ("reference", "correct-subclassed"):
+        html = graded.feedback(student).read_text()
+        alts = re.findall(r'<figure class="feedback-figure" id="figure-test_train_(\w+)_budget">\s*<svg[^>]*'
+                          r'aria-label="([^"]*)"', html)
+        assert [m for m, _ in alts] == ["deep", "bn", "selu"], (student, alts)
+        for _, alt in alts:
+            assert re.search(r"yours 0\.\d\d, 0\.\d\d, 0\.\d\d; the reference solution's mean over \d+ runs", alt), alt
+    release = graded.feedback("release").read_text()
+    assert release.count("no per-epoch predictions came back from your network") == 3

@@ -67,6 +67,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import figures
+from ..figures import agreement, chart, series  # noqa: F401 (a check's feedback figure)
 from ..probes import probe_source
 from ..runtime import datasets_dir, grading_cache  # noqa: F401 (for checks that read reference data)
 
@@ -248,6 +250,7 @@ class Probe:
     steps: list[tuple[str, str]] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)   # literals of hidden inputs (for redaction)
+    figure: Callable[[dict], dict] | None = None     # report -> the feedback figure (grading.figures)
 
     # ------------------------------------------------------------------ what the kernel runs
     def run(self, code: str, key: str | None = None) -> str:
@@ -303,6 +306,23 @@ class Probe:
             return None if obs.value == expected else f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
         self.expect(what, expr, test, part, schema=schema_of(expected), _expected=[expected])
         self.expectations[-1].want = expected
+
+    def figure_from(self, build: Callable[[dict], dict]) -> None:
+        """The cell's figure on the student's feedback page: `build(report)` returns a chart
+        (`chart`, `series`: grading/figures.py) drawn from observations of VISIBLE inputs only,
+        the notebook's own examples; never a hidden input or a hidden check's expected value.
+        Observe what it needs in steps after every expectation's, so verdicts stay the same."""
+        self.figure = build
+
+    def figure_data(self, report: dict) -> dict | None:
+        """The chart of this cell for `report` (None without one, or when building it failed:
+        a figure explains a verdict and never changes one)."""
+        if self.figure is None:
+            return None
+        try:
+            return figures.checked(self.figure(report))
+        except Exception:
+            return None
 
     # ------------------------------------------------------------------ the cell and the verdict
     def source(self) -> str:

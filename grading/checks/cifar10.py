@@ -14,6 +14,9 @@ training set, or not training, fails.
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
+import json
 import lzma
 import math
 import os
@@ -23,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime import HELD_OUT_CIFAR10
-from . import Checks, Code, Observation, as_numbers, call, datasets_dir, grading_cache
+from . import Checks, Code, Observation, as_numbers, call, chart, datasets_dir, grading_cache, series
 from .schedules import one_cycle  # the 1cycle rates both assignments ask for
 
 checks = Checks()
@@ -164,6 +167,25 @@ def perturbed(images, seed):
 def predicted_classes(model, X):
     return np.concatenate([np.argmax(keras.ops.convert_to_numpy(model(X[i:i + 500], training=False)), axis=1)
                            for i in range(0, len(X), 500)])
+''')
+
+
+# The feedback figure of a budget check: the class the network predicts for every evaluation image
+# after each epoch (the grader scores them with its labels, as it scores the final predictions).
+EPOCH_CURVE = Code('''
+class EpochClasses(keras.callbacks.Callback):
+    def __init__(self, X):
+        super().__init__()
+        self.X, self.classes = X, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        try:
+            self.classes.append(predicted_classes(self.model, self.X))
+        except Exception:
+            self.classes.append(None)
+
+def with_curve(callbacks, curve):
+    return list(callbacks) + [curve] if isinstance(callbacks, (list, tuple)) else callbacks
 ''')
 
 
@@ -521,7 +543,7 @@ def _budget(p, rng, model: str) -> None:
     held_out = np.arange(HELD_OUT_CIFAR10.start, HELD_OUT_CIFAR10.stop)
     idx = np.sort(rng.choice(held_out, size=EVAL_IMAGES, replace=False))
     seed, noise = int(rng.integers(0, 1000)), int(rng.integers(0, 2**31))
-    p.run(BATCH_1)
+    p.run(BATCH_1 + EPOCH_CURVE)
     # The sandbox's copy of these images has other labels (grading.runtime.kernel_copy); each
     # submission sees them mirrored at random and with pixel noise of +-3 levels, so a table of
     # the original images' hashes finds nothing either.
@@ -536,8 +558,10 @@ def _budget(p, rng, model: str) -> None:
     p.run(f"keras.utils.set_random_seed({seed})\n"
           f"model = {builder}({args})\n"
           f"{PREBUILD_OPTIMIZER}"
+          "epoch_curve = EpochClasses(X_eval)\n"
           f"train_model(model, {{'train': train, 'valid': valid}}, epochs={BUDGET_EPOCHS},"
-          f" batch_size={BUDGET_BATCH}, callbacks=make_callbacks(patience={BUDGET_EPOCHS}))", key="train")
+          f" batch_size={BUDGET_BATCH}, callbacks=with_curve(make_callbacks(patience={BUDGET_EPOCHS}),"
+          " epoch_curve))", key="train")
     want = labels[idx]
 
     def accuracy(obs):  # the labels are the grader's: the kernel's copy has others there
@@ -552,6 +576,74 @@ def _budget(p, rng, model: str) -> None:
             "selu": f"the SELU model ({BUDGET_DEPTH} hidden layers, standardized inputs)"}[model]
     p.expect(f"{what} after {BUDGET_EPOCHS} epochs on 4,000 images", "predicted_classes(model, X_eval)", accuracy,
              schema=("array", (EVAL_IMAGES,)))
+    p.value(f"epoch_curve.classes[:{4 * BUDGET_EPOCHS}]", key="epoch_classes")   # the figure's
+    p.figure_from(functools.partial(budget_figure, model, want, threshold))
+
+
+# ------------------------------------------------------------------- the budget checks' figure
+REFERENCE_CURVES = Path(__file__).with_name("cifar10_reference_curves.json")
+SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "cifar10" / "cifar10.ipynb"
+
+
+def budget_fingerprint() -> str:
+    """What the reference's curves depend on: the budget's constants and kernel code (thresholds
+    aside) and the solution notebook. scripts/cifar10_reference_curves.py records it with them."""
+    parts = [repr({m: v[:3] for m, v in BUDGET.items()}), repr((BUDGET_EPOCHS, BUDGET_BATCH, BUDGET_DEPTH,
+             EVAL_IMAGES)), BATCH_1, EPOCH_CURVE, PREBUILD_OPTIMIZER, inspect.getsource(_budget)]
+    digest = hashlib.sha256("\0".join(parts).encode())
+    digest.update(SOLUTION.read_bytes() if SOLUTION.is_file() else b"")
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def reference_curves() -> dict:
+    """model -> {"mean", "low", "high"} per epoch, and "runs": the reference's held-out accuracy
+    under this budget ({} when the file is missing or was measured for another budget)."""
+    try:
+        data = json.loads(REFERENCE_CURVES.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if data.get("fingerprint") == budget_fingerprint() else {}
+
+
+def epoch_accuracies(report: dict, want: np.ndarray) -> list:
+    """The held-out accuracy after each epoch, from the predicted classes the probe observed."""
+    obs = Observation.of(report, "epoch_classes")
+    if obs.problem() is not None or not isinstance(obs.value, list):
+        return []
+    accs = []
+    for pred in obs.value:
+        got = as_numbers(pred) if isinstance(pred, list) else None
+        accs.append(float(np.mean(got == want)) if got is not None and got.shape == want.shape else None)
+    return accs
+
+
+def budget_figure(model: str, want: np.ndarray, threshold: float, report: dict) -> dict:
+    accs = epoch_accuracies(report, want)
+    ref = reference_curves().get("models", {}).get(model)
+    epochs = list(range(1, BUDGET_EPOCHS + 1))
+    parts = [series("limit", f"needed for the points ({threshold:g})", [0], [threshold])]
+    if ref:
+        runs = reference_curves().get("runs")
+        parts[:0] = [series("band", f"reference solution, range of {runs} runs", epochs, [], ref["low"], ref["high"]),
+                     series("right", "reference solution, mean", epochs, ref["mean"])]
+    if any(a is not None for a in accs):
+        parts.append(series("yours", "your network", list(range(1, len(accs) + 1)), accs))
+
+    def listed(values):
+        return ", ".join("none" if v is None else f"{v:.2f}" for v in values)
+    said = (f"yours {listed(accs)}" if any(a is not None for a in accs) else
+            "no per-epoch predictions came back from your network (does train_model pass its callbacks to fit()?)")
+    said += (f"; the reference solution's mean over {reference_curves().get('runs')} runs {listed(ref['mean'])}"
+             if ref else "; no reference curve was measured for this budget")
+    return chart(
+        f"{model}: accuracy on held-out images after each epoch",
+        f"Line chart of the accuracy on {EVAL_IMAGES} held-out validation images after each of the "
+        f"{BUDGET_EPOCHS} epochs of the grading budget (4,000 training images, batches of {BUDGET_BATCH}): "
+        f"{said}. The points need at least {threshold:g} with the weights kept at the end.",
+        "epoch", "held-out accuracy", parts,
+        caption="Your network trained by your train_model on the grading budget, scored by the grader "
+                "after every epoch, against the reference solution trained the same way (chance is 0.10).")
 
 
 @checks("test_train_deep_budget")
