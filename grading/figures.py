@@ -121,7 +121,7 @@ def svg(spec: dict, salt: str = "") -> str:
     for s in spec["series"]:
         _draw(ax, s, spec.get("steps", False))
     _axes(ax, spec)
-    fig.tight_layout(pad=0.4)
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.16)
     out = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": f"tdnn-{salt}"}):
         FigureCanvasSVG(fig).print_svg(out, metadata={"Date": None, "Creator": None, "Format": None,
@@ -165,7 +165,7 @@ def _axes(ax, spec: dict) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     if any(s.get("label") for s in spec["series"]):
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
 
 
 _GEOMETRY = re.compile(r'\s(?:d|x|y|width|height|transform|style|points|x1|x2|y1|y2|cx|cy|r)="[^"]*"')
