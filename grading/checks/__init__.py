@@ -45,6 +45,11 @@ keep its own in its `grading/checks/`). It imports from this module only:
   messages of hidden probes name what failed in words the check wrote, never the inputs, the
   expected or the observed values, and show only the type of a builtin exception (a student
   could otherwise smuggle hidden data into its feedback).
+- A check may give its cell one figure for the student's feedback page: `p.figure_from(build)`,
+  where `build(report)` returns a chart (`chart`, `series`, `agreement`: grading/figures.py) of
+  the student's values against the right ones on the notebook's OWN example (observed in steps
+  after every expectation's, so verdicts stay the same); never a hidden input or a hidden
+  check's expected value (tests/test_figures.py builds every figure from two draws).
 - Every autograded test cell of the assignment must have a check; the batch refuses to start
   otherwise. A check must accept every answer the task text allows (tolerances like the
   notebook's own tests, float32 arithmetic, Python or tensor results) and catch every typical
