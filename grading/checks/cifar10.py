@@ -638,7 +638,7 @@ def budget_figure(model: str, want: np.ndarray, threshold: float, report: dict) 
              if ref else "; no reference curve was measured for this budget")
     return chart(
         f"{model}: accuracy on held-out images after each epoch",
-        f"Line chart of the accuracy on {EVAL_IMAGES} held-out validation images after each of the "
+        f"Line chart of the accuracy on {EVAL_IMAGES:,} held-out validation images after each of the "
         f"{BUDGET_EPOCHS} epochs of the grading budget (4,000 training images, batches of {BUDGET_BATCH}): "
         f"{said}. The points need at least {threshold:g} with the weights kept at the end.",
         "epoch", "held-out accuracy", parts,
