@@ -3,13 +3,13 @@
     python scripts/cifar10_reference_curves.py [--runs 5]      # ~1 min per run on 2 cores
 
 Each budget check of grading/checks/cifar10.py (deep, BN, SELU) draws a figure on the student's
-feedback page: the held-out accuracy of their network after each epoch of the grading budget
+feedback page: the validation accuracy fit() logged after each epoch of the grading budget
 against the reference solution's. This script measures the reference's: in ONE Python process
 (the solution is the instructor's own code: no sandbox needed, as `mutation_score.py
 --in-process`), it runs the release notebook with the solution's answer cells in an IPython shell,
 then the three budget checks' probe cells `--runs` times, each with other draws (held-out images,
-their noise, the training seed), exactly as a student's are run, and scores the predictions of
-every epoch with the grader's labels. It writes grading/checks/cifar10_reference_curves.json: per
+their noise, the training seed), exactly as a student's are run, and reads the curve the
+probe observes. It writes grading/checks/cifar10_reference_curves.json: per
 model the mean, lowest and highest accuracy of each epoch over the runs, with the budget's
 fingerprint (`cifar10.budget_fingerprint`: the constants, the budget's kernel code and the
 solution notebook). The checks draw the reference only while that fingerprint is the budget's
@@ -90,8 +90,7 @@ def measure(runs: int) -> dict:
                 report = run_probe(shell, probe)
                 if probe.judge(report).fraction < 1:
                     raise SystemExit(f"the reference lost points on {gid} (run {run}): fix that first")
-                want = probe.figure.args[1]   # budget_figure(model, want, threshold): the labels
-                accs = cifar10.epoch_accuracies(report, want)
+                accs = cifar10.epoch_accuracies(report)
                 if len(accs) != cifar10.BUDGET_EPOCHS or None in accs:
                     raise SystemExit(f"{gid}: no accuracy for every epoch ({accs})")
                 curves[model].append(accs)

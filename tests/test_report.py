@@ -343,8 +343,6 @@ def assignment_figures(out):
     from grading import figures
     from grading.checks import cifar10, initializers, schedules
     steps = range(schedules.ONE_CYCLE_STEPS)
-    want = np.random.default_rng(0).integers(0, 10, size=cifar10.EVAL_IMAGES)
-    guesses = [np.where(np.random.default_rng(k).random(want.size) < 0.1 * k, want, 0).tolist() for k in (1, 2, 3)]
     charts = [
         schedules.one_cycle_figure({"figure": {"value": [schedules.one_cycle(t, 100, 1.0) for t in steps]}}),
         schedules.one_cycle_figure({"figure": {"value": [schedules.one_cycle(t, 100, 1.0, anneal_fraction=0.2)
@@ -353,7 +351,7 @@ def assignment_figures(out):
         initializers.normal_figure({"visible_sample": {"value": np.random.default_rng(1).normal(
             0, initializers.VISIBLE_SIGMA, 5000).tolist()}}),
         initializers.normal_figure({}),
-        cifar10.budget_figure("deep", want, 0.2, {"epoch_classes": {"value": guesses}}),
+        cifar10.budget_figure("deep", 0.2, {"epoch_accuracy": {"value": [0.18, 0.27, 0.36]}}),
     ]
     out.write_text("<!DOCTYPE html><html><body>" + "".join(
         f"<figure>{figures.svg(c, str(i))}</figure>" for i, c in enumerate(charts)) + "</body></html>")
