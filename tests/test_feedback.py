@@ -56,7 +56,7 @@ def test_no_figure_without_the_graders_probes(feedback_html):
     """Figures (grading/figures.py) come only from what `python -m grading`'s probes observed: the
     plain nbgrader workflow, whose tests run in the student's kernel, draws none (their leak
     tests: tests/test_tampering.py and tests/test_figures.py)."""
-    assert "feedback-figure" not in feedback_html and "grading_figure" not in feedback_html
+    assert '<figure class="feedback-figure"' not in feedback_html and "<svg" not in feedback_html
 
 
 def test_error_summary_without_traceback(feedback_html):
