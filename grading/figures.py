@@ -31,7 +31,7 @@ KEY = "grading_figure"           # the cell metadata key of a chart in an autogr
 DIGITS = 3                       # significant digits of every number a chart holds
 ROLES = ("right", "yours", "band", "limit", "bars")
 MAX_POINTS = 400                 # per series
-MAX_TEXT = 400                   # characters per text field
+MAX_TEXT = 800                   # characters per text field
 TEXTS = ("title", "alt", "caption", "x_label", "y_label")
 COLORS = {"right": "#1f5f9f", "band": "#1f5f9f", "yours": "#d9541e", "bars": "#d9541e", "limit": "#555555"}
 

@@ -110,6 +110,16 @@ def test_decide_keeps_the_graders_chart_only():
     assert all(figures.KEY not in c.metadata for c in nb.cells)
 
 
+@pytest.mark.parametrize("report", [{}, {"epoch_accuracy": {"value": [0.2, None, 0.31]}},
+                                    {"epoch_accuracy": {"error": "AttributeError"}}])
+def test_every_budget_check_draws_its_curve_whatever_came_back(report):
+    from grading.checks import cifar10
+    for model, (_, _, _, threshold) in cifar10.BUDGET.items():
+        chart = cifar10.budget_figure(model, threshold, report)
+        assert "the reference solution's mean over" in chart["alt"] and figures.svg(chart, model)
+        assert ("yours" in chart["alt"]) == bool(report.get("epoch_accuracy", {}).get("value"))
+
+
 def test_a_failing_figure_never_changes_a_verdict():
     probe = Probe()
     probe.equal("v", 1, "1")

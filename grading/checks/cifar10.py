@@ -617,7 +617,7 @@ def budget_figure(model: str, threshold: float, report: dict) -> dict:
         return ", ".join("none" if v is None else f"{v:.2f}" for v in values)
     said = (f"yours {listed(accs)}" if any(a is not None for a in accs) else
             "no validation accuracy per epoch came back from your train_model (it returns fit()'s History, "
-            "trained with validation_data=data['valid'])")
+            "validated on data['valid'])")
     said += (f"; the reference solution's mean over {reference_curves().get('runs')} runs {listed(ref['mean'])}"
              if ref else "; no reference curve was measured for this budget")
     return chart(
