@@ -9,7 +9,8 @@ only the predicted class of each, and the grader computes the accuracy from CIFA
 reads itself. `train_model` is judged by a callback the probe attaches: the validation loss
 `fit()` logged must be the loss on the `data["valid"]` the grader made, and the training loss
 must go down, both computed here from the weights the callback reports, so validating on the
-training set, or not training, fails.
+training set, or not training, fails. (The budget checks' feedback figure does draw the history
+fit() logged, beside the reference's from cifar10_reference_curves.json: a picture, no verdict.)
 """
 from __future__ import annotations
 
