@@ -1,4 +1,4 @@
-"""What the student's feedback page says: a summary named after the tasks, and math with no network.
+"""What the student's feedback page says: a summary named after the tasks, figures, math with no network.
 
 nbgrader's feedback page lists every graded cell as "Test cell" and loads MathJax from a CDN, so a
 student sees fifteen identical links and, offline or behind a strict network, raw `$$...$$`.
@@ -13,6 +13,9 @@ every graded cell a `metadata.feedback` entry that the course's feedback templat
     lost     for a cell that lost points, the grader's first reason and how many more (the verdicts are
              written so as to say what was wrong without the hidden inputs or expected values);
              for a written answer, that it is graded by hand and whether a comment is there
+    figure   for a cell whose check draws one (grading/figures.py), the chart the grader kept in
+             the autograded notebook, drawn here as inline SVG with its alt text (the student's
+             values against the right ones on the notebook's own example), and its caption
 
 and renders the math of every markdown cell to MathML at grading time (latex2mathml), which
 browsers draw themselves (Chromium 109+, Firefox, Safari): nothing is fetched. The template's
@@ -25,6 +28,8 @@ from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
+
+from . import figures
 
 TEMPLATES = Path(__file__).parent / "templates"   # course_feedback/: the page's template
 
@@ -122,6 +127,20 @@ def lost_message(cell, meta: dict) -> str | None:
     return "This cell lost points; run it in your notebook to see why."
 
 
+def drawn_figure(cell, gid: str) -> dict:
+    """The cell's chart (grading.figures: kept by the grader in the autograded notebook) drawn as
+    inline SVG, with its caption and anchor; {} when it has none or it cannot be drawn."""
+    chart = cell.get("metadata", {}).get(figures.KEY)
+    if not chart:
+        return {}
+    try:
+        drawing = figures.svg(chart, salt=gid)
+    except Exception:  # a figure explains; the page goes on without it
+        return {}
+    return {"figure": drawing, "figure_caption": chart.get("caption") or chart.get("title", ""),
+            "figure_id": "figure-" + re.sub(r"[^A-Za-z0-9_-]", "_", gid)}
+
+
 class TeachingFeedback(Preprocessor):
     """metadata.feedback (title, lost) on every graded cell; math rendered to MathML."""
 
@@ -139,7 +158,7 @@ class TeachingFeedback(Preprocessor):
                 checks = what_it_checks(meta.get("grade_id", ""), cell, meta)
                 cell.metadata["feedback"] = {
                     "title": f"{section}: {checks}" if section else checks,
-                    "lost": lost_message(cell, meta)}
+                    "lost": lost_message(cell, meta), **drawn_figure(cell, meta.get("grade_id", ""))}
         return nb, resources
 
 

@@ -11,8 +11,9 @@ test cell's source becomes the probe cell of its check (grading/checks/<assignme
 `decide` runs on the executed notebook when it comes back, before nbgrader's SaveAutoGrades:
 each test cell's outputs are replaced by the grader's verdict (`write_verdict`), judged only from
 the cell's probe report (grading.probes), and its source by the release's version of the cell
-(what the student was given: no probe, no hidden inputs). Outputs of the other cells that quote a
-hidden input are removed (`redact`).
+(what the student was given: no probe, no hidden inputs), and the cell's figure, if its check
+draws one, goes into its metadata (`attach_figure`, grading/figures.py). Outputs of the other
+cells that quote a hidden input are removed (`redact`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import nbformat
 import numpy as np
 
 from . import checks as _checks
+from . import figures
 from .checks import Checks, Probe, Verdict, failed
 from .course import GradingError, NotebookCells, grade_id
 from .probes import MIME, PROBE_MARKER, ReportError, read_report
@@ -91,19 +93,35 @@ def decide(nb, probes: dict[str, Probe], release_cells: dict) -> list[str]:
     for cell in nb.cells:
         gid = grade_id(cell)
         probe = probes.get(gid)
+        cell.get("metadata", {}).pop(figures.KEY, None)   # only the grader's own charts
         if probe is None:
             if redact(cell, secrets):
                 problems.append(f"an output quoting hidden test data or a probe was removed (cell {gid or '?'})")
             continue
         try:
-            verdict = probe.judge(read_report(cell.get("outputs", [])))
+            report = read_report(cell.get("outputs", []))
+            verdict = probe.judge(report)
         except ReportError as exc:
-            verdict = failed(str(exc))
+            report, verdict = {}, failed(str(exc))
         points = float(cell.metadata["nbgrader"].get("points", 0))
         write_verdict(cell, verdict, points, probe.hidden)
+        if attach_figure(cell, probe, report, secrets):
+            problems.append(f"a figure quoting hidden test data was left out (cell {gid})")
         released = release_cells.get(gid)
         cell.source = released.source if released is not None else "# (test cell)"
     return problems
+
+
+def attach_figure(cell, probe: Probe, report: dict, secrets: set[str]) -> bool:
+    """The cell's chart for the feedback page (grading.figures), from the probe's report; True
+    when one was built but left out because its text quotes a hidden input."""
+    chart = probe.figure_data(report)
+    if chart is None:
+        return False
+    if figures.quotes_any(chart, secrets - {MIME, PROBE_MARKER}):
+        return True
+    cell.metadata[figures.KEY] = chart
+    return False
 
 
 def rng_for(seed: str, student: str, cell_id: str, digest: str) -> np.random.Generator:

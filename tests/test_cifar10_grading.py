@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from grading.checks.cifar10 import BUDGET_EPOCHS
 from helpers.draws import hidden_message_problems
 from helpers.graded_batch import grade_assignment, publish
 from helpers.variants import read_variant
@@ -119,3 +120,20 @@ def test_hidden_messages_name_no_drawn_value(graded):
     problems, scanned = hidden_message_problems(graded)
     assert not problems, "\n".join(problems)
     assert scanned >= 5, scanned
+
+
+def test_feedback_figures_show_the_training_curves(graded):
+    """Every budget check draws the validation accuracy after each epoch against the reference's."""
+    import re
+
+    def alts(student):
+        return re.findall(r'<figure class="feedback-figure" id="figure-test_train_(\w+)_budget">\s*<svg[^>]*'
+                          r'aria-label="([^"]*)"', graded.feedback(student).read_text())
+    for student in ("reference", "correct-subclassed"):
+        found = alts(student)
+        assert [m for m, _ in found] == ["deep", "bn", "selu"], (student, found)
+        for _, alt in found:
+            assert re.search(", ".join([r"yours 0\.\d\d"] + [r"0\.\d\d"] * (BUDGET_EPOCHS - 1))
+                             + r"; the reference solution's mean over \d+ runs", alt), alt
+    release = alts("release")
+    assert len(release) == 3 and all("no validation accuracy per epoch came back" in a for _, a in release)

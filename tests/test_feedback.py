@@ -52,6 +52,13 @@ def test_no_hidden_test_code(feedback_html):
         assert hidden not in feedback_html, f"hidden test text {hidden!r} in the feedback"
 
 
+def test_no_figure_without_the_graders_probes(feedback_html):
+    """Figures (grading/figures.py) come only from what `python -m grading`'s probes observed: the
+    plain nbgrader workflow, whose tests run in the student's kernel, draws none (their leak
+    tests: tests/test_tampering.py and tests/test_figures.py)."""
+    assert '<figure class="feedback-figure"' not in feedback_html and "<svg" not in feedback_html
+
+
 def test_error_summary_without_traceback(feedback_html):
     # the failing hidden test is reported as `AssertionError: <message>` ...
     assert "AssertionError" in feedback_html

@@ -107,6 +107,19 @@ def test_hidden_messages_name_no_drawn_choice(graded):
 
 
 @pytest.mark.slow
+def test_feedback_figure_shows_the_weights_against_the_target(graded):
+    """The histogram of the weights drawn for the notebook's example against the normal target."""
+    def alt(student):
+        found = re.findall(r'<figure class="feedback-figure" id="figure-test_normal_visible">\s*<svg[^>]*'
+                           r'aria-label="([^"]*)"', graded.feedback(student).read_text())
+        assert len(found) == 1, student
+        return found[0]
+    assert re.search(r"your 5000 weights have mean -?0\.0\d* and standard deviation 0\.07\d", alt("reference"))
+    assert re.search(r"standard deviation 0\.00[45]\d*", alt("wrong-variance-as-std"))
+    assert "no weights came back from your code" in alt("release")
+
+
+@pytest.mark.slow
 def test_plain_nbgrader_autograde(repo, offline_env, tmp_path):
     """The trusted workflow: the notebook's own tests give the reference full marks, the release 0."""
     release = repo / "exercises" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"

@@ -33,7 +33,7 @@ from PIL import Image
 
 from helpers.browser import network_log, offline_chromium
 from helpers.course import REPO, read_grades, run_grading
-from helpers.tiny import A, WRONG, student_nb, tiny_course
+from helpers.tiny import A, CHECKS, WRONG, student_nb, tiny_course
 from grading import report
 from grading.similarity import find_similar
 
@@ -175,6 +175,31 @@ TASK_TEXT = """# Tiny
 $$s(a, b) = a + b \\quad\\text{for all } a, b \\in \\mathbb{Z}$$
 
 Write `add` so that it returns $s(a, b)$; the cost is `$5` per call."""
+# The visible check draws a figure (grading/figures.py): add(x, 2) against x + 2 on the example.
+FIGURE = '''
+
+from grading.checks import Observation, agreement, chart, series
+
+
+def _figure(report):
+    xs = list(range(6))
+    obs = Observation.of(report, "figure")
+    yours = obs.value if obs.problem() is None and isinstance(obs.value, list) else [None] * 6
+    return chart("add(x, 2)", "Line chart of add(x, 2) for x from 0 to 5 against x + 2: "
+                 + agreement(xs, [x + 2 for x in xs], yours, "input") + ".", "x", "add(x, 2)",
+                 [series("right", "right", xs, [x + 2 for x in xs]), series("yours", "yours", xs, yours)],
+                 caption="Your add on the example")
+
+
+_plain_visible = checks.pop("test_visible").build
+
+
+@checks("test_visible")
+def visible_with_figure(p, rng):
+    _plain_visible(p, rng)
+    p.value("[add(x, 2) for x in range(6)]", key="figure")
+    p.figure_from(_figure)
+'''
 # Cy's own solution of the same task.
 CY = '''import operator
 from functools import reduce
@@ -204,6 +229,7 @@ def graded(tmp_path_factory, env):
     nb.cells[0].source = TASK_TEXT
     nb.cells.append(written("### BEGIN SOLUTION\nBecause addition commutes.\n### END SOLUTION"))
     nbformat.write(nb, source)
+    (course / "grading" / "checks" / f"{A}.py").write_text(CHECKS + FIGURE)
     for student, body in {"ann": ANN, "ben": BEN, "cy": CY, "eve": WRONG}.items():
         (subs / student).mkdir(parents=True)
         nb = student_nb(body)
@@ -245,7 +271,11 @@ def test_feedback_summary_is_named_after_the_tasks_with_what_was_lost(graded):
     right = feedback_of(course, "ann").read_text()
     right_summary = right[right.index("<div id=\"toc\">"):right.index("</ol>")]
     assert right_summary.count("\u2713") == 2 and right_summary.count("lost-message") == 1
+    assert "(figure)" in summary and "(figure)" in right_summary   # the visible check's figure
+    assert "yours differs from it at 6 of 6 inputs, first at input 0 (yours -2, right 2)" in page
+    assert "yours matches it at all 6 inputs" in right
     for page in (page, right):
+        assert page.count('<figure class="feedback-figure"') == 1 and '<svg' in page
         assert "BEGIN HIDDEN TESTS" not in page and "add(-5, 7)" not in page
         assert "cdnjs" not in page and not re.search(r"<script[^>]+src=", page)  # nothing to fetch
         assert "<math" in page and "$$" not in page
@@ -270,15 +300,29 @@ def test_feedback_page_renders_offline_in_chromium(graded, tmp_path):
             const frac = document.querySelector('math mrow, math mi');
             const body = document.body.cloneNode(true);
             body.querySelectorAll('pre, code, script, style, math').forEach(e => e.remove());
+            const svgs = Array.from(document.querySelectorAll('figure.feedback-figure svg'));
             return {math: math.length, drawn: math.filter(m => box(m).width > 0 && box(m).height > 0).length,
+                    figures: svgs.map(s => ({w: box(s).width, h: box(s).height, role: s.getAttribute('role'),
+                                             alt: s.getAttribute('aria-label'), title: s.querySelector('title') !== null,
+                                             shapes: s.querySelectorAll('path, text').length})),
                     block: math.filter(m => m.getAttribute('display') === 'block').length,
                     mathml: typeof MathMLElement !== 'undefined' && math.every(m => m instanceof MathMLElement),
                     text: body.textContent,
                     summary: Array.from(document.querySelectorAll('#toc li.task-summary > a')).map(a => a.textContent),
                     scripts: document.scripts.length};""")
         requested, failed = network_log(driver)
+        driver.get(assignment_figures(tmp_path / "figures.html").as_uri())   # the real checks' charts
+        drawn = driver.execute_script("""
+            return Array.from(document.querySelectorAll('svg')).map(s => {
+                const b = s.getBoundingClientRect();
+                return {w: b.width, h: b.height, alt: s.getAttribute('aria-label'),
+                        shapes: s.querySelectorAll('path').length};});""")
+        requested_too, _ = network_log(driver)
     finally:
         driver.quit()
+    assert len(drawn) == 6 and all(d["w"] > 200 and d["h"] > 100 and d["alt"] and d["shapes"] > 10
+                                   for d in drawn), drawn
+    assert [u for u in requested_too if not u.startswith(("file:", "data:"))] == [], requested_too
     assert seen["math"] >= 2 and seen["drawn"] == seen["math"] and seen["block"] == 1, seen
     assert seen["mathml"], "the browser did not take the math for MathML"
     assert "$" not in seen["text"].replace("$5", ""), "raw TeX left on the page"
@@ -287,6 +331,31 @@ def test_feedback_page_renders_offline_in_chromium(graded, tmp_path):
                                "1. Adding two numbers: written answer, graded by hand"]
     assert [u for u in requested if not u.startswith(("file:", "data:"))] == [], requested
     assert failed == [], failed
+    [figure] = seen["figures"]
+    assert figure["w"] > 200 and figure["h"] > 100 and figure["role"] == "img" and figure["title"], figure
+    assert figure["alt"].startswith("Line chart of add(x, 2)") and figure["shapes"] > 20, figure
+
+
+def assignment_figures(out):
+    """A page with the figure of every check that draws one, for made-up reports (the reference's
+    values, or a wrong answer's), as the feedback child draws them."""
+    import numpy as np
+    from grading import figures
+    from grading.checks import cifar10, initializers, schedules
+    steps = range(schedules.ONE_CYCLE_STEPS)
+    charts = [
+        schedules.one_cycle_figure({"figure": {"value": [schedules.one_cycle(t, 100, 1.0) for t in steps]}}),
+        schedules.one_cycle_figure({"figure": {"value": [schedules.one_cycle(t, 100, 1.0, anneal_fraction=0.2)
+                                                         for t in steps]}}),
+        schedules.plateau_figure({"stalled": {"value": schedules.plateau_rates(0.1, [1.0] * 12, patience=2)}}),
+        initializers.normal_figure({"visible_sample": {"value": np.random.default_rng(1).normal(
+            0, initializers.VISIBLE_SIGMA, 5000).tolist()}}),
+        initializers.normal_figure({}),
+        cifar10.budget_figure("deep", 0.2, {"epoch_accuracy": {"value": [0.18, 0.27, 0.36]}}),
+    ]
+    out.write_text("<!DOCTYPE html><html><body>" + "".join(
+        f"<figure>{figures.svg(c, str(i))}</figure>" for i, c in enumerate(charts)) + "</body></html>")
+    return out
 
 
 def test_class_scores_in_two_queries_equal_nbgrader_per_object_scores(tmp_path):

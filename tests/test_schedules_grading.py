@@ -6,6 +6,7 @@ decided by the grader (fixture `graded_assignment`). Every wrong variant must lo
 test cell named in its `# expect:` header; every correct variant and the reference get full
 marks; the untouched release gets 0. The plain `nbgrader autograde` workflow (trusted notebooks,
 in-kernel tests) is checked separately on the reference and the release."""
+import re
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,26 @@ def test_hidden_messages_name_no_drawn_value(graded):
     assert not problems, "\n".join(problems)
     assert scanned >= 20, scanned
     assert "(and other cases)" in graded.feedback("wrong-piecewise-off-by-one").read_text()
+
+
+def _figures(html: str) -> dict:
+    """id -> alt text of every figure of a feedback page (grading/figures.py)."""
+    return dict(re.findall(r'<figure class="feedback-figure" id="([^"]+)">\s*<svg[^>]*aria-label="([^"]*)"', html))
+
+
+def test_feedback_figures_show_the_curve_against_the_right_one(graded):
+    """1cycle and plateau: the student's rates on the notebook's example against the right ones."""
+    right = _figures(graded.feedback("reference").read_text())
+    assert set(right) == {"figure-test_one_cycle_visible", "figure-test_plateau"}, right
+    assert "yours matches it at all 111 steps" in right["figure-test_one_cycle_visible"]
+    assert "yours matches it at all 12 epochs" in right["figure-test_plateau"]
+    cycle = _figures(graded.feedback("wrong-one-cycle-peak-at-half").read_text())
+    assert "yours differs from it at" in cycle["figure-test_one_cycle_visible"], cycle
+    plateau = _figures(graded.feedback("wrong-plateau-monitors-loss").read_text())
+    assert "yours differs from it at 9 of 12 epochs, first at epoch 4 (yours 0.1, right 0.05)" in \
+        plateau["figure-test_plateau"], plateau
+    release = _figures(graded.feedback("release").read_text())
+    assert "no value came back from your code" in release["figure-test_one_cycle_visible"], release
 
 
 def test_plain_nbgrader_autograde(repo, offline_env, tmp_path):

@@ -7,6 +7,7 @@ wrong function). They are graded in the same `python -m grading` batch as the ot
 students (fixture `graded_assignment`): sandboxed kernels, verdicts decided by the grader from
 the probe reports only.
 """
+import json
 import re
 from pathlib import Path
 
@@ -78,7 +79,20 @@ def _outputs_text(path: Path) -> str:
             parts += [f"{k} {v}" for k, v in (out.get("data") or {}).items()]
         if (cell.metadata.get("nbgrader") or {}).get("grade") and cell.cell_type == "code":
             parts.append(cell.source)   # test cells: the grader wrote them back
-    return "\n".join(parts)
+    return "\n".join(parts + [json.dumps(chart) for chart in _charts(path).values()])
+
+
+def _charts(path: Path) -> dict:
+    """grade_id -> the chart the grader kept for the cell's feedback figure (grading.figures)."""
+    from grading.figures import KEY
+    nb = nbformat.read(path, as_version=4)
+    return {(c.metadata.get("nbgrader") or {}).get("grade_id"): c.metadata[KEY]
+            for c in nb.cells if KEY in c.metadata}
+
+
+def _figures_html(html: str) -> str:
+    """The feedback page's figures (inline SVG, alt text, caption), as the browser gets them."""
+    return "\n".join(re.findall(r'<figure class="feedback-figure".*?</figure>', html, re.S))
 
 
 def test_no_hidden_data_in_any_feedback(graded, repo):
@@ -104,7 +118,25 @@ def test_no_hidden_data_in_any_feedback(graded, repo):
             html = graded.feedback(student).read_text()
             for needle in forbidden:
                 assert needle not in html, f"{student}: {needle!r} in the feedback"
+            drawn = _figures_html(html)   # the student's code is not in them: no hidden literal either
+            leaked = sorted(s for s in secrets | set(forbidden) if s in drawn)
+            assert not leaked, f"{student}: hidden inputs {leaked[:5]} in the feedback figures"
     assert checked >= len(graded.students) - 1
+
+
+def test_hidden_inputs_returned_as_rates_reach_no_figure(graded):
+    """The submission that returns the hidden inputs it saw as its rates on the visible 1cycle and
+    plateau examples: its figures are drawn (the channel was open), with every number rounded to
+    3 significant digits and no hidden literal in the chart or the SVG (checked above for all)."""
+    student = "tamper-leak-through-figures"
+    charts = _charts(graded.autograded(student))
+    assert {"test_one_cycle_visible", "test_plateau"} <= set(charts), sorted(charts)
+    yours = [v for chart in charts.values() for s in chart["series"] if s["role"] == "yours" for v in s["y"]]
+    assert len({v for v in yours if v is not None}) > 5, yours   # it did send many values
+    assert all(v is None or float(f"{v:.3g}") == v for v in yours), yours
+    secrets = _hidden_inputs(graded, student)
+    html = _figures_html(graded.feedback(student).read_text())
+    assert html.count("<svg") >= 2 and not [s for s in secrets if s in html]
 
 
 def test_leak_attempt_is_reported(graded):

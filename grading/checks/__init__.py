@@ -48,6 +48,11 @@ keep its own in its `grading/checks/`). It imports from this module only:
   exception (a student could otherwise learn the draw space, or smuggle hidden data into its
   feedback). tests/test_check_inputs.py builds every hidden check from several draws and
   compares its wording.
+- A check may give its cell one figure for the student's feedback page: `p.figure_from(build)`,
+  where `build(report)` returns a chart (`chart`, `series`, `agreement`: grading/figures.py) of
+  the student's values against the right ones on the notebook's OWN example (observed in steps
+  after every expectation's, so verdicts stay the same); never a hidden input or a hidden
+  check's expected value (tests/test_figures.py builds every figure from two draws).
 - Every autograded test cell of the assignment must have a check; the batch refuses to start
   otherwise. A check must accept every answer the task text allows (tolerances like the
   notebook's own tests, float32 arithmetic, Python or tensor results) and catch every typical
@@ -70,6 +75,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import figures
+from ..figures import agreement, chart, series  # noqa: F401 (a check's feedback figure)
 from ..probes import probe_source
 from ..runtime import datasets_dir, grading_cache  # noqa: F401 (for checks that read reference data)
 
@@ -251,6 +258,7 @@ class Probe:
     steps: list[tuple[str, str]] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)   # literals of hidden inputs (for redaction)
+    figure: Callable[[dict], dict] | None = None     # report -> the feedback figure (grading.figures)
 
     # ------------------------------------------------------------------ what the kernel runs
     def run(self, code: str, key: str | None = None) -> str:
@@ -306,6 +314,23 @@ class Probe:
             return None if obs.value == expected else f"expected {_fmt(expected)}, got {_fmt(obs.value)}"
         self.expect(what, expr, test, part, schema=schema_of(expected), _expected=[expected])
         self.expectations[-1].want = expected
+
+    def figure_from(self, build: Callable[[dict], dict]) -> None:
+        """The cell's figure on the student's feedback page: `build(report)` returns a chart
+        (`chart`, `series`: grading/figures.py) drawn from observations of VISIBLE inputs only,
+        the notebook's own examples; never a hidden input or a hidden check's expected value.
+        Observe what it needs in steps after every expectation's, so verdicts stay the same."""
+        self.figure = build
+
+    def figure_data(self, report: dict) -> dict | None:
+        """The chart of this cell for `report` (None without one, or when building it failed:
+        a figure explains a verdict and never changes one)."""
+        if self.figure is None:
+            return None
+        try:
+            return figures.checked(self.figure(report))
+        except Exception:
+            return None
 
     # ------------------------------------------------------------------ the cell and the verdict
     def source(self) -> str:

@@ -9,11 +9,15 @@ only the predicted class of each, and the grader computes the accuracy from CIFA
 reads itself. `train_model` is judged by a callback the probe attaches: the validation loss
 `fit()` logged must be the loss on the `data["valid"]` the grader made, and the training loss
 must go down, both computed here from the weights the callback reports, so validating on the
-training set, or not training, fails.
+training set, or not training, fails. (The budget checks' feedback figure does draw the history
+fit() logged, beside the reference's from cifar10_reference_curves.json: a picture, no verdict.)
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
+import json
 import lzma
 import math
 import os
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime import HELD_OUT_CIFAR10
-from . import Checks, Code, Observation, as_numbers, call, datasets_dir, grading_cache
+from . import Checks, Code, Observation, as_numbers, call, chart, datasets_dir, grading_cache, series
 from .schedules import one_cycle  # the 1cycle rates both assignments ask for
 
 checks = Checks()
@@ -168,6 +172,14 @@ def perturbed(images, seed):
 def predicted_classes(model, X):
     return np.concatenate([np.argmax(keras.ops.convert_to_numpy(model(X[i:i + 500], training=False)), axis=1)
                            for i in range(0, len(X), 500)])
+''')
+
+
+# The feedback figure of a budget check: the validation accuracy fit() logged after each epoch,
+# from the History the student's train_model returns (a figure only: no verdict reads it).
+EPOCH_CURVE = Code('''
+def logged_curve(history, name="val_accuracy"):
+    return [float(v) for v in list(history.history.get(name, []))[:12]]
 ''')
 
 
@@ -525,7 +537,7 @@ def _budget(p, rng, model: str) -> None:
     held_out = np.arange(HELD_OUT_CIFAR10.start, HELD_OUT_CIFAR10.stop)
     idx = np.sort(rng.choice(held_out, size=EVAL_IMAGES, replace=False))
     seed, noise = int(rng.integers(0, 1000)), int(rng.integers(0, 2**31))
-    p.run(BATCH_1)
+    p.run(BATCH_1 + EPOCH_CURVE)
     # The sandbox's copy of these images has other labels (grading.runtime.kernel_copy); each
     # submission sees them mirrored at random and with pixel noise of +-3 levels, so a table of
     # the original images' hashes finds nothing either.
@@ -540,7 +552,7 @@ def _budget(p, rng, model: str) -> None:
     p.run(f"keras.utils.set_random_seed({seed})\n"
           f"model = {builder}({args})\n"
           f"{PREBUILD_OPTIMIZER}"
-          f"train_model(model, {{'train': train, 'valid': valid}}, epochs={BUDGET_EPOCHS},"
+          f"budget_history = train_model(model, {{'train': train, 'valid': valid}}, epochs={BUDGET_EPOCHS},"
           f" batch_size={BUDGET_BATCH}, callbacks=make_callbacks(patience={BUDGET_EPOCHS}))", key="train")
     want = labels[idx]
 
@@ -556,6 +568,72 @@ def _budget(p, rng, model: str) -> None:
     inputs = " standardized" if model == "selu" else ""
     p.expect(f"{what} ({BUDGET_DEPTH} hidden layers) after {BUDGET_EPOCHS} epochs on {BUDGET_TRAIN:,}{inputs} images",
              "predicted_classes(model, X_eval)", accuracy, schema=("array", (EVAL_IMAGES,)))
+    p.value("logged_curve(budget_history)", key="epoch_accuracy")   # the figure's
+    p.figure_from(functools.partial(budget_figure, model, threshold))
+
+
+# ------------------------------------------------------------------- the budget checks' figure
+REFERENCE_CURVES = Path(__file__).with_name("cifar10_reference_curves.json")
+SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "cifar10" / "cifar10.ipynb"
+
+
+def budget_fingerprint() -> str:
+    """What the reference's curves depend on: the budget's constants and kernel code (thresholds
+    aside) and the solution notebook. scripts/cifar10_reference_curves.py records it with them."""
+    parts = [repr({m: v[:3] for m, v in BUDGET.items()}), repr((BUDGET_EPOCHS, BUDGET_BATCH, BUDGET_DEPTH,
+             EVAL_IMAGES)), BATCH_1, EPOCH_CURVE, PREBUILD_OPTIMIZER, inspect.getsource(_budget)]
+    digest = hashlib.sha256("\0".join(parts).encode())
+    digest.update(SOLUTION.read_bytes() if SOLUTION.is_file() else b"")
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def reference_curves() -> dict:
+    """model -> {"mean", "low", "high"} per epoch, and "runs": the reference's held-out accuracy
+    under this budget ({} when the file is missing or was measured for another budget)."""
+    try:
+        data = json.loads(REFERENCE_CURVES.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if data.get("fingerprint") == budget_fingerprint() else {}
+
+
+def epoch_accuracies(report: dict) -> list:
+    """The validation accuracy after each epoch, as the probe observed it in fit()'s History."""
+    obs = Observation.of(report, "epoch_accuracy")
+    if obs.problem() is not None or not isinstance(obs.value, list):
+        return []
+    return [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in obs.value]
+
+
+def budget_figure(model: str, threshold: float, report: dict) -> dict:
+    accs = epoch_accuracies(report)
+    ref = reference_curves().get("models", {}).get(model)
+    epochs = list(range(1, BUDGET_EPOCHS + 1))
+    parts = [series("limit", f"needed for the points ({threshold:g}, on held-out images)", [0], [threshold])]
+    if ref:
+        runs = reference_curves().get("runs")
+        parts[:0] = [series("band", f"reference solution, range of {runs} runs", epochs, [], ref["low"], ref["high"]),
+                     series("right", "reference solution, mean", epochs, ref["mean"])]
+    if any(a is not None for a in accs):
+        parts.append(series("yours", "your network", list(range(1, len(accs) + 1)), accs))
+
+    def listed(values):
+        return ", ".join("none" if v is None else f"{v:.2f}" for v in values)
+    said = (f"yours {listed(accs)}" if any(a is not None for a in accs) else
+            "no validation accuracy per epoch came back from your train_model (it returns fit()'s History, "
+            "validated on data['valid'])")
+    said += (f"; the reference solution's mean over {reference_curves().get('runs')} runs {listed(ref['mean'])}"
+             if ref else "; no reference curve was measured for this budget")
+    return chart(
+        f"{model}: validation accuracy after each epoch",
+        f"Line chart of the validation accuracy after each of the {BUDGET_EPOCHS} epochs of the grading "
+        f"budget ({BUDGET_TRAIN:,} training images, batches of {BUDGET_BATCH}), as fit() logged it: {said}. The points "
+        f"need at least {threshold:g} on {EVAL_IMAGES:,} held-out images with the weights kept at the end.",
+        "epoch", "validation accuracy", parts,
+        caption="Your network trained by your train_model on the grading budget (the validation accuracy "
+                "fit() logged after every epoch) against the reference solution trained the same way; "
+                "the points are scored by the grader on other held-out images (chance is 0.10).")
 
 
 @checks("test_train_deep_budget")

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from . import Checks, Code, call
+from . import Checks, Code, Observation, as_numbers, call, chart, series
 
 checks = Checks()
 
@@ -195,6 +195,43 @@ def normal_visible(p, rng):
     for dist in ("normal", "truncated_normal", "uniform"):
         p.equal(f"the dtype asked for (float64), {dist}", "float64", "keras.backend.standardize_dtype("
                 f"MyVarianceScaling(2.0, 'fan_in', {dist!r}, seed=42)((40, 30), dtype='float64').dtype)")
+    p.figure_from(normal_figure)   # the notebook's example (seed 42), already observed
+
+
+VISIBLE_SIGMA = math.sqrt(2.0 / 400)   # MyVarianceScaling(2.0, 'fan_in', 'normal') on (400, 300)
+BINS = 41
+
+
+def normal_figure(report: dict) -> dict:
+    """The histogram of the student's weights on the notebook's example against the normal
+    density they should follow (both as counts per bin of the sample's size)."""
+    sigma = VISIBLE_SIGMA
+    obs = Observation.of(report, "visible_sample")
+    x = as_numbers(obs.value) if obs.problem() is None else None
+    x = x.ravel() if x is not None and x.ndim >= 1 and x.size and np.all(np.isfinite(x)) else None
+    # +-4 sigma, or wider (a whole number of sigmas, at most 20) for weights spread wider
+    reach = 4 if x is None else int(min(20, max(4, math.ceil(np.quantile(np.abs(x), 0.995) / sigma))))
+    edges = np.linspace(-reach * sigma, reach * sigma, BINS + 1)
+    n = SAMPLE if x is None else x.size
+    grid = np.linspace(edges[0], edges[-1], 161)
+    density = n * (edges[1] - edges[0]) * np.exp(-grid ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+    parts = [series("right", f"normal, mean 0, std {sigma:.4f} (the target)", grid, density)]
+    if x is None:
+        said = "no weights came back from your code"
+    else:
+        counts, _ = np.histogram(x, bins=edges)
+        outside = int(x.size - counts.sum())
+        parts.insert(0, series("bars", "your weights", edges, counts.tolist()))
+        said = (f"your {x.size} weights have mean {x.mean():.3g} and standard deviation {x.std():.3g}"
+                + (f", {outside} of them outside the chart" if outside else ""))
+    return chart(
+        "MyVarianceScaling(2.0, 'fan_in', 'normal', seed=42) on a (400, 300) kernel",
+        f"Histogram of the weights your initializer drew for the notebook's example, in {BINS} bins "
+        f"from {-reach} to {reach} standard deviations, against the target normal density with mean 0 "
+        f"and standard deviation sqrt(2 / 400) = {sigma:.4f}: {said}.",
+        "weight", "weights per bin", parts,
+        caption="Your weights on the notebook's example (a sample of up to 5,000) against the normal "
+                "distribution He initialization asks for (variance 2 / fan_in).")
 
 
 @checks("test_modes_hidden", hidden=True)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import Checks, Code, call, tensor
+from . import Checks, Code, Observation, agreement, call, chart, series, tensor
 
 checks = Checks()
 
@@ -87,6 +87,33 @@ class Recorder(keras.callbacks.Callback):
         if batch == 0:
             self.epoch_rates.append(self.batch_rates[-1])
 ''')
+
+
+# Sent to the kernel by the checks that draw a figure: the student's function over a range of
+# inputs, one number per input (None where it raised or returned something else).
+CURVE = Code('''
+def as_number(value):
+    if keras is not None and not isinstance(value, (int, float)):
+        value = keras.ops.convert_to_numpy(value)
+    return float(np.asarray(value, dtype=np.float64).reshape(()))
+
+def curve(f, xs):
+    out = []
+    for x in xs:
+        try:
+            out.append(as_number(f(x)))
+        except Exception:
+            out.append(None)
+    return out
+''')
+
+
+def observed_curve(report: dict, key: str, n: int) -> list:
+    """The student's n values observed under `key` (None where there is none)."""
+    obs = Observation.of(report, key)
+    values = obs.value if obs.problem() is None and isinstance(obs.value, list) else []
+    values = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in values[:n]]
+    return values + [None] * (n - len(values))
 
 
 def _u(rng, low, high) -> float:
@@ -271,6 +298,29 @@ def one_cycle_visible(p, rng):
     for step in (int(rng.integers(1, total // 2)), int(rng.integers(total // 2, total))):
         p.close(f"one_cycle_rate({step}, total_steps={total}, max_lr={max_lr})", one_cycle(step, total, max_lr),
                 call("one_cycle_rate", step, total, max_lr))
+    # The figure: the whole visible example, after every observation the verdict uses.
+    p.run(CURVE, key="curve_helpers")
+    p.value(f"curve(lambda step: one_cycle_rate(step, 100, 1.0), range({ONE_CYCLE_STEPS}))", key="figure")
+    p.figure_from(one_cycle_figure)
+
+
+ONE_CYCLE_STEPS = 111
+
+
+def one_cycle_figure(report: dict) -> dict:
+    steps = list(range(ONE_CYCLE_STEPS))
+    right = [one_cycle(t, 100, 1.0) for t in steps]
+    yours = observed_curve(report, "figure", len(steps))
+    return chart(
+        "one_cycle_rate(step, total_steps=100, max_lr=1.0)",
+        "Line chart of the learning rate at steps 0 to 110 of the notebook's example "
+        "one_cycle_rate(step, total_steps=100, max_lr=1.0). The right curve rises from 0.1 to 1.0 "
+        "at step 45, falls back to 0.1 at step 90, then to 0.0001 at step 100 and stays there; "
+        + agreement(steps, right, yours, "step") + ".",
+        "step", "learning rate",
+        [series("right", "right", steps, right), series("yours", "yours", steps, yours)],
+        caption="Your one_cycle_rate on the notebook's example against the right rates "
+                "(up to max_lr at the peak, back to start_lr, then the final annealing).")
 
 
 @checks("test_one_cycle_shape", hidden=True)
@@ -355,6 +405,7 @@ def plateau(p, rng):
     p.value("drive(make_plateau_callback(), 0.1, [1.0] * 12)", key="stalled")
     p.close("rates while the validation loss never improves (from 0.1)",
             plateau_rates(0.1, [1.0] * 12), "stalled", part="other")
+    p.figure_from(plateau_figure)   # the notebook's own example only, never the drawn losses
     lr = float(10 ** rng.uniform(-4.3, -3.7))
     losses, best = [], _u(rng, 0.5, 2.0)
     for _ in range(24):
@@ -366,3 +417,21 @@ def plateau(p, rng):
     p.value(f"drive(make_plateau_callback(), {lr!r}, {losses!r})", key="mixed")
     p.close("rates with improving and stalling validation losses, down to the floor",
             plateau_rates(lr, losses), "mixed", part="other")
+
+
+def plateau_figure(report: dict) -> dict:
+    epochs = list(range(1, 13))
+    right = plateau_rates(0.1, [1.0] * 12)
+    yours = observed_curve(report, "stalled", len(epochs))
+    return chart(
+        "make_plateau_callback() while the validation loss never improves",
+        "Step chart of the learning rate after each of 12 epochs in which the validation loss "
+        "stays at 1.0, starting from 0.1 (the notebook's example). The right rate halves after "
+        "every 3 epochs without improvement (" + ", ".join(
+            f"{rate:g} from epoch {e}" for e, rate, before in zip(epochs[1:], right[1:], right)
+            if rate != before) + "); " + agreement(epochs, right, yours, "epoch") + ".",
+        "epoch", "learning rate after the epoch",
+        [series("right", "right", epochs, right), series("yours", "yours", epochs, yours)],
+        caption="The rate your callback sets while the validation loss stalls, against "
+                "ReduceLROnPlateau's (halve after 3 epochs without improvement, floor 1e-5).",
+        log_y=True, steps=True)

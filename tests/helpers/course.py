@@ -19,7 +19,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[2]
 # The grading modules that nbgrader_config.py loads by name (the feedback preprocessors and the
 # feedback page's template).
-CONFIG_MODULES = ("__init__.py", "hidden_tests.py", "feedback_page.py")
+CONFIG_MODULES = ("__init__.py", "hidden_tests.py", "feedback_page.py", "figures.py")
 CONFIG_FOLDERS = ("templates",)
 
 
